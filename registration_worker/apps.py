@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RegistrationWorkerConfig(AppConfig):
+    name = "registration_worker"
+    verbose_name = "Bookings"

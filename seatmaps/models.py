@@ -1,0 +1,67 @@
+"""Venue geometry: seat maps, their sections and seats.
+
+A map is either generated from parameters (``procedural``) or imported from an organizer's SVG
+(``svg``). Seats keep their coordinates and, for SVG maps, the id of the element that draws them.
+"""
+
+from django.db import models
+
+
+class SeatMap(models.Model):
+    class Kind(models.TextChoices):
+        PROCEDURAL = "procedural", "Procedural (rows and columns)"
+        SVG = "svg", "SVG (stadium, concert hall)"
+
+    venue = models.ForeignKey("ticketing.Venue", on_delete=models.CASCADE, related_name="seat_maps")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # Generator parameters (JSON) for procedural maps; the sanitized SVG for SVG maps.
+    source = models.TextField(blank=True)
+    width = models.FloatField(default=0)
+    height = models.FloatField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["venue", "name"]
+
+    def __str__(self):
+        return f"{self.venue}: {self.name}"
+
+
+class Section(models.Model):
+    seat_map = models.ForeignKey(SeatMap, on_delete=models.CASCADE, related_name="sections")
+    code = models.CharField(max_length=50)
+    name = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(default=0, help_text="Lower is better when choosing seats.")
+
+    class Meta:
+        ordering = ["seat_map", "position", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["seat_map", "code"], name="section_code_unique_per_map")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Seat(models.Model):
+    seat_map = models.ForeignKey(SeatMap, on_delete=models.CASCADE, related_name="seats")
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="seats")
+    row_label = models.CharField(max_length=20)
+    number = models.CharField(max_length=20)
+    label = models.CharField(max_length=100)
+    x = models.FloatField(default=0)
+    y = models.FloatField(default=0)
+    svg_id = models.CharField(max_length=100, blank=True)
+    accessible = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["seat_map", "section", "row_label", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["section", "row_label", "number"], name="seat_position_unique_per_section"
+            )
+        ]
+
+    def __str__(self):
+        return self.label

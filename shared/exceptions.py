@@ -1,0 +1,41 @@
+"""Business errors, each with the HTTP status and code the API answers with."""
+
+
+class TicketingError(Exception):
+    http_status = 422
+    code = "business_rule"
+
+    def __init__(self, message: str, details=None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code:
+            self.code = code
+
+
+class BusinessRuleViolation(TicketingError):
+    """422: the request is well-formed but the rules of the event refuse it."""
+
+
+class SeatsUnavailable(TicketingError):
+    """409: some requested seats are sold or held by someone else."""
+
+    http_status = 409
+    code = "seats_unavailable"
+
+
+class Conflict(TicketingError):
+    http_status = 409
+    code = "conflict"
+
+
+class NotFound(TicketingError):
+    http_status = 404
+    code = "not_found"
+
+
+class DependencyUnavailable(TicketingError):
+    """503: a service we depend on (Redis, RabbitMQ) did not answer."""
+
+    http_status = 503
+    code = "dependency_unavailable"

@@ -1,0 +1,184 @@
+"""Settings for every process (web, ws, worker, notifier, beat), read from the environment.
+
+Each variable is documented in ``.env.example``. Defaults match the local services that
+``infrastructure/provision.sh`` starts, so development needs no configuration at all.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+DEVELOPMENT = env.bool("DEVELOPMENT", default=True)
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = env("SECRET_KEY", default=_DEV_SECRET_KEY if DEVELOPMENT else None)
+if not SECRET_KEY:
+    raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEVELOPMENT is off")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=["http://localhost:8000"])
+PUBLIC_URL = env("PUBLIC_URL", default="http://localhost:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "mozilla_django_oidc",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "shared",
+    "seatmaps",
+    "registration_worker",
+    "ticketing",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ticketing.urls"
+WSGI_APPLICATION = "ticketing.wsgi.application"
+ASGI_APPLICATION = "ticketing.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- PostgreSQL (psycopg 3 with its connection pool) --------------------------------------
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default="postgres://ticketing:ticketing@127.0.0.1:5432/ticketing"
+    )
+}
+DATABASES["default"]["OPTIONS"] = {
+    "pool": {
+        "min_size": env.int("DATABASE_POOL_MIN", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX", default=10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    },
+    "connect_timeout": 5,
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: seat locks (db 0), channel layer (db 1), cache (db 2) --------------------------
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CHANNEL_LAYER_REDIS_URL = env("CHANNEL_LAYER_REDIS_URL", default="redis://127.0.0.1:6379/1")
+CACHE_URL = env("CACHE_URL", default="redis://127.0.0.1:6379/2")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": "tkcache",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [CHANNEL_LAYER_REDIS_URL], "capacity": 1000, "expiry": 30},
+    }
+}
+
+# --- Celery on RabbitMQ --------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="amqp://ticketing:ticketing@127.0.0.1:5672/ticketing")
+BOOKINGS_DELIVERY_LIMIT = env.int("BOOKINGS_DELIVERY_LIMIT", default=10)
+
+# --- Mail ----------------------------------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025")
+vars().update(EMAIL_CONFIG)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ticketing <tickets@localhost>")
+
+# --- Keycloak / OIDC -----------------------------------------------------------------------
+KEYCLOAK_URL = env("KEYCLOAK_URL", default="http://localhost:8180")
+KEYCLOAK_REALM = env("KEYCLOAK_REALM", default="ticketing")
+KEYCLOAK_ISSUER = f"{KEYCLOAK_URL.rstrip('/')}/realms/{KEYCLOAK_REALM}"
+KEYCLOAK_API_AUDIENCE = env("KEYCLOAK_API_AUDIENCE", default="ticketing-api")
+_OIDC = f"{KEYCLOAK_ISSUER}/protocol/openid-connect"
+OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID", default="ticketing-web")
+OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET", default="dev-only-ticketing-web-secret")
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_OP_JWKS_ENDPOINT = f"{_OIDC}/certs"
+OIDC_OP_AUTHORIZATION_ENDPOINT = f"{_OIDC}/auth"
+OIDC_OP_TOKEN_ENDPOINT = f"{_OIDC}/token"
+OIDC_OP_USER_ENDPOINT = f"{_OIDC}/userinfo"
+OIDC_OP_LOGOUT_ENDPOINT = f"{_OIDC}/logout"
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_TIMEOUT = 5
+OIDC_RP_SCOPES = "openid email profile"
+
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "ticketing.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "holds": env("THROTTLE_HOLDS", default="60/min"),
+        "registrations": env("THROTTLE_REGISTRATIONS", default="30/min"),
+    },
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Ticketing API",
+    "DESCRIPTION": "Seat holds, registrations and bookings for events.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Ticketing rules -----------------------------------------------------------------------
+TICKET_SIGNING_KEY = env("TICKET_SIGNING_KEY", default=SECRET_KEY)
+EVENT_RULES_CACHE_SECONDS = env.float("EVENT_RULES_CACHE_SECONDS", default=2.0)
+
+# --- i18n, static --------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+MEDIA_ROOT = BASE_DIR / "var" / "media"
+MAIL_SINK_DIR = Path(env("MAIL_SINK_DIR", default=str(BASE_DIR / "var" / "mail")))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,16 @@
+"""Settings for the test suite: the same real services, on separate Redis databases and a
+separate RabbitMQ vhost so a running ``make run`` and the tests never share state."""
+
+import os
+
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
+os.environ.setdefault("CHANNEL_LAYER_REDIS_URL", "redis://127.0.0.1:6379/11")
+os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/12")
+os.environ.setdefault(
+    "CELERY_BROKER_URL", "amqp://ticketing:ticketing@127.0.0.1:5672/ticketing_test"
+)
+os.environ.setdefault("MAIL_SINK_DIR", os.path.join(os.getcwd(), "var", "mail"))
+os.environ.setdefault("THROTTLE_HOLDS", "100000/min")
+os.environ.setdefault("THROTTLE_REGISTRATIONS", "100000/min")
+
+from .settings import *  # noqa: E402,F403
