@@ -12,6 +12,10 @@ class TicketingError(Exception):
         if code:
             self.code = code
 
+    def with_status(self, http_status: int) -> "TicketingError":
+        self.http_status = http_status
+        return self
+
 
 class BusinessRuleViolation(TicketingError):
     """422: the request is well-formed but the rules of the event refuse it."""

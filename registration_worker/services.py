@@ -1,0 +1,256 @@
+"""Registration: the one service that turns a held set of seats into a booking.
+
+Both flows call ``process_booking``: the simple flow in the request, the queued flow in the
+Celery worker. Order of work (see docs/architecture.md):
+
+1. the hold must still own every seat (its lease is extended while we work);
+2. ONE transaction writes the tickets, confirms the booking and adds an outbox row;
+3. the confirm script moves the seats to the sold set and deletes the hold.
+
+A crash between 2 and 3 is repaired when the command is redelivered (the booking is already
+confirmed, so only step 3 runs again) or by the periodic reconciliation of the sold set.
+PostgreSQL's partial unique index decides races that Redis missed: losing one is a failed
+booking with reason ``seat_taken``, never a second ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from registration_worker.models import Booking, OutboxMessage, Ticket
+from registration_worker.outbox import relay_after_commit
+from shared import realtime
+from shared.contracts import ProcessBookingCommand
+from shared.enums import BookingSource, BookingStatus, FailureReason, TicketStatus
+from shared.locks import Hold, seat_locks
+from shared.messaging import (
+    TOPIC_BOOKING_CANCELLED,
+    TOPIC_BOOKING_CONFIRMED,
+    TOPIC_BOOKING_FAILED,
+)
+from shared.ticket_codes import issue_code
+
+log = logging.getLogger(__name__)
+
+LIVE_TICKET = ~Q(status=TicketStatus.CANCELLED)
+
+
+class _SoldOut(Exception):
+    pass
+
+
+def hold_of(command: ProcessBookingCommand) -> Hold:
+    return Hold(
+        hold_id=command.hold_id,
+        event_id=command.event_id,
+        owner=str(command.buyer_id),
+        seat_ids=command.seat_ids,
+        quantity=len(command.lines),
+        expires_ms=0,
+    )
+
+
+def booking_event_payload(booking: Booking, seat_ids=()) -> dict:
+    """The body of every booking event in the outbox (see docs/realtime.md)."""
+    return {
+        "booking_id": str(booking.pk),
+        "reference": booking.reference,
+        "event_id": booking.event_id,
+        "buyer_id": booking.buyer_id,
+        "status": booking.status,
+        "reason": booking.failure_reason,
+        "seat_ids": list(seat_ids),
+        "tracking_id": str(booking.tracking_id),
+    }
+
+
+def _record(topic: str, booking: Booking, seat_ids=()) -> OutboxMessage:
+    """Write an outbox row; the caller must be inside the transaction that changed ``booking``."""
+    message = OutboxMessage.objects.create(
+        topic=topic, payload=booking_event_payload(booking, seat_ids)
+    )
+    relay_after_commit(message.pk)
+    return message
+
+
+def process_booking(command: ProcessBookingCommand) -> Booking | None:
+    """Run a registration to its end; safe to call again with the same command."""
+    booking = Booking.objects.filter(pk=command.booking_id).first()
+    if booking is None:
+        log.warning("booking %s of command %s is gone", command.booking_id, command.command_id)
+        return None
+    hold = hold_of(command)
+    locks = seat_locks()
+    if booking.status == BookingStatus.CONFIRMED:
+        # Redelivered after a crash between the commit and the confirm script: finish step 3.
+        locks.confirm(hold, force=True)
+        return booking
+    if booking.status != BookingStatus.PENDING:
+        return booking
+
+    started = Booking.objects.filter(pk=booking.pk, processing_started_at__isnull=True).update(
+        processing_started_at=timezone.now()
+    )
+    if started and booking.source == BookingSource.QUEUED:
+        update = booking_event_payload(booking)
+        realtime.publish_booking_update(booking.buyer_id, {**update, "status": "processing"})
+    if locks.check(hold) != "ok":
+        return fail_booking(booking.pk, FailureReason.HOLD_EXPIRED, hold)
+
+    try:
+        with transaction.atomic():
+            booking = Booking.objects.select_for_update().get(pk=booking.pk)
+            if booking.status != BookingStatus.PENDING:
+                return booking
+            if command.ga_capacity is not None:
+                _check_general_admission_capacity(command)
+            Ticket.objects.bulk_create(
+                Ticket(
+                    booking=booking,
+                    event_id=command.event_id,
+                    seat_id=line.seat_id,
+                    price_category_id=line.price_category_id,
+                    price=line.amount,
+                    currency=command.currency,
+                    code=issue_code(command.event_id),
+                )
+                for line in command.lines
+            )
+            booking.status = BookingStatus.CONFIRMED
+            booking.confirmed_at = timezone.now()
+            booking.save(update_fields=["status", "confirmed_at", "updated_at"])
+            _record(TOPIC_BOOKING_CONFIRMED, booking, command.seat_ids)
+    except IntegrityError:
+        log.info("booking %s lost a seat race at the unique index", command.booking_id)
+        _resync_sold_seats(command.event_id, command.seat_ids)
+        return fail_booking(command.booking_id, FailureReason.SEAT_TAKEN, hold)
+    except _SoldOut:
+        return fail_booking(command.booking_id, FailureReason.SOLD_OUT, hold)
+
+    locks.confirm(hold, force=True)
+    return booking
+
+
+def _check_general_admission_capacity(command: ProcessBookingCommand) -> None:
+    """PostgreSQL's guard for general admission, where no unique index can help.
+
+    Must run inside the booking transaction: the advisory lock serialises the count and the
+    insert of every registration for this event until commit.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7001, command.event_id])
+    live = Ticket.objects.filter(LIVE_TICKET, event_id=command.event_id).count()
+    if live + len(command.lines) > command.ga_capacity:
+        raise _SoldOut
+
+
+def _resync_sold_seats(event_id: int, seat_ids) -> None:
+    """After a lost race, make Redis know the seats PostgreSQL says are sold."""
+    sold = list(
+        Ticket.objects.filter(LIVE_TICKET, event_id=event_id, seat_id__in=seat_ids).values_list(
+            "seat_id", flat=True
+        )
+    )
+    seat_locks().add_sold(event_id, sold)
+
+
+def fail_booking(booking_id, reason: str, hold: Hold | None = None) -> Booking | None:
+    """Mark a pending booking failed (once) and give its held seats back."""
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
+        if booking is None or booking.status != BookingStatus.PENDING:
+            return booking
+        booking.status = BookingStatus.FAILED
+        booking.failure_reason = reason
+        booking.save(update_fields=["status", "failure_reason", "updated_at"])
+        _record(TOPIC_BOOKING_FAILED, booking)
+    if hold is not None:
+        release_and_announce(hold)
+    return booking
+
+
+def release_and_announce(hold: Hold, owner: str = "") -> bool:
+    """Release a hold (compare-and-delete) and tell watchers which seats are free again."""
+    released = seat_locks().release(hold, owner=owner)
+    if released and hold.seat_ids:
+        held, sold, _ = seat_locks().seat_statuses(hold.event_id, hold.seat_ids)
+        free = [s for s in hold.seat_ids if s not in held and s not in sold]
+        realtime.publish_seat_changes(hold.event_id, free, "available")
+    return released
+
+
+def cancel_booking(booking_id) -> Booking:
+    """Cancel a confirmed booking: its tickets are cancelled and its seats go back on sale."""
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking_id)
+        if booking.status != BookingStatus.CONFIRMED:
+            return booking
+        tickets = list(booking.tickets.filter(LIVE_TICKET))
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(
+            status=TicketStatus.CANCELLED
+        )
+        booking.status = BookingStatus.CANCELLED
+        booking.cancelled_at = timezone.now()
+        booking.save(update_fields=["status", "cancelled_at", "updated_at"])
+        seat_ids = [t.seat_id for t in tickets if t.seat_id is not None]
+        _record(TOPIC_BOOKING_CANCELLED, booking, seat_ids)
+
+    # After commit: a crash here leaves seats unsold in PostgreSQL but sold in Redis, which
+    # refuses sales that would succeed; the reconciliation only adds, so do it right now.
+    seat_locks().unsell(
+        booking.event_id, seat_ids, quantity=sum(1 for t in tickets if t.seat_id is None)
+    )
+    return booking
+
+
+def expire_stale_registrations(older_than_seconds: int = 60) -> int:
+    """Fail pending bookings whose hold is gone (it expired before a worker got to them)."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    failed = 0
+    locks = seat_locks()
+    for booking_id, hold_id in Booking.objects.filter(
+        status=BookingStatus.PENDING, created_at__lt=cutoff
+    ).values_list("pk", "hold_id"):
+        if locks.get_hold(hold_id) is None:
+            fail_booking(booking_id, FailureReason.HOLD_EXPIRED)
+            failed += 1
+    return failed
+
+
+def live_seat_ids(event_id: int) -> list[int]:
+    return list(
+        Ticket.objects.filter(LIVE_TICKET, event_id=event_id, seat__isnull=False).values_list(
+            "seat_id", flat=True
+        )
+    )
+
+
+def live_ticket_count(event_id: int) -> int:
+    return Ticket.objects.filter(LIVE_TICKET, event_id=event_id).count()
+
+
+def reconcile_sold_seats(event_ids) -> None:
+    """Bring Redis's sold sets up to PostgreSQL's live tickets for the given events."""
+    locks = seat_locks()
+    seated = (
+        Ticket.objects.filter(LIVE_TICKET, event_id__in=event_ids, seat__isnull=False)
+        .values_list("event_id", "seat_id")
+        .order_by()
+    )
+    by_event: dict[int, list[int]] = {e: [] for e in event_ids}
+    for event_id, seat_id in seated:
+        by_event[event_id].append(seat_id)
+    for event_id, seats in by_event.items():
+        locks.add_sold(event_id, seats)
+    ga = (
+        Ticket.objects.filter(LIVE_TICKET, event_id__in=event_ids, seat__isnull=True)
+        .values("event_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in ga:
+        locks.rebuild_ga_sold(row["event_id"], row["n"])

@@ -1,0 +1,68 @@
+"""Pushes to WebSocket clients through the channel layer.
+
+channels-redis delivers at most once, so every seat delta carries a per-event sequence number
+(kept in Redis); a client that sees a gap asks for a fresh snapshot. REST stays the truth.
+Message shapes are documented in docs/realtime.md.
+"""
+
+import logging
+
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from shared.messaging import event_group, user_group
+
+log = logging.getLogger(__name__)
+
+SEAT_DELTA = "seat.delta"
+BOOKING_UPDATE = "booking.update"
+
+_sequence_client: redis.Redis | None = None
+
+
+def _sequences() -> redis.Redis:
+    global _sequence_client
+    if _sequence_client is None:
+        _sequence_client = redis.Redis.from_url(
+            settings.CHANNEL_LAYER_REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+    return _sequence_client
+
+
+def sequence_key(event_id: int) -> str:
+    return f"tk:{{evt:{event_id}}}:seq"
+
+
+def current_sequence(event_id: int) -> int:
+    return int(_sequences().get(sequence_key(event_id)) or 0)
+
+
+def publish_seat_changes(event_id: int, seat_ids, status: str) -> None:
+    """Tell everyone watching ``event_id`` that ``seat_ids`` are now ``status``.
+
+    ``status`` is ``available``, ``held`` or ``sold``. A failed push is logged, never raised:
+    the booking it reports has already happened and clients resync from the snapshot.
+    """
+    seat_ids = [int(s) for s in seat_ids]
+    if not seat_ids:
+        return
+    try:
+        seq = _sequences().incr(sequence_key(event_id))
+        async_to_sync(get_channel_layer().group_send)(
+            event_group(event_id),
+            {"type": SEAT_DELTA, "seq": seq, "seats": seat_ids, "status": status},
+        )
+    except Exception:
+        log.warning("seat push for event %s failed", event_id, exc_info=True)
+
+
+def publish_booking_update(user_id: int, booking: dict) -> None:
+    """Tell a buyer's open connections that one of their registrations changed state."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(
+            user_group(user_id), {"type": BOOKING_UPDATE, "booking": booking}
+        )
+    except Exception:
+        log.warning("booking push for user %s failed", user_id, exc_info=True)

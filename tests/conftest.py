@@ -1,0 +1,218 @@
+"""Fixtures shared by every test: real Redis (test databases), real worker processes, data."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _redis_urls():
+    return [settings.REDIS_URL, settings.CHANNEL_LAYER_REDIS_URL, settings.CACHE_URL]
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    """Each test starts with empty seat locks, channel layer and cache, and no stale caches."""
+    from ticketing import selectors
+    from ticketing.services import event_rules
+
+    for url in _redis_urls():
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        client.close()
+    event_rules._local.clear()
+    selectors._pricing_cache.clear()
+    yield
+
+
+def test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+test_database_url.__test__ = False
+
+
+class WorkerProcess:
+    """A real ``celery worker`` on the test vhost and the test database."""
+
+    def __init__(self, queues: str, log_path: Path, concurrency: int = 2):
+        self.queues = queues
+        self.log_path = log_path
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen | None = None
+
+    def start(self):
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
+            "DATABASE_URL": test_database_url(),
+        }
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "ticketing", "worker",
+                "-Q", self.queues, "-c", str(self.concurrency), "--pool", "prefork",
+                "-n", f"test-{self.queues}-{os.getpid()}@%h", "--without-gossip",
+                "--without-mingle", "--without-heartbeat", "-l", "INFO",
+            ],  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if b" ready." in self.log_path.read_bytes():
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited; see {self.log_path}")
+            time.sleep(0.2)
+        raise RuntimeError(f"worker did not start; see {self.log_path}")
+
+    def child_pids(self) -> list[int]:
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False
+        )
+        return [int(p) for p in out.stdout.split()]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def purge_test_queues():
+    from ticketing.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in ("bookings", "notifications", "bookings.dlq"):
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # noqa: S112 (a queue not declared yet has nothing to purge)
+                conn.close()
+                channel = conn.default_channel
+                continue
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir():
+    path = ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def booking_worker(django_db_setup, django_db_blocker, artifacts_dir):
+    """The registration worker, running for the whole session on the test database."""
+    purge_test_queues()
+    worker = WorkerProcess("bookings", artifacts_dir / "worker-bookings.log").start()
+    yield worker
+    worker.stop()
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    counter = {"n": 0}
+
+    def make(name=None, **extra):
+        counter["n"] += 1
+        name = name or f"buyer{counter['n']}-{time.monotonic_ns()}"
+        return django_user_model.objects.create_user(
+            username=name, email=f"{name}@example.com", password="pw", **extra
+        )
+
+    return make
+
+
+def create_seated_event(organizer, rows=2, seats_per_row=5, **fields):
+    """A theatre event on sale: ``rows`` x ``seats_per_row`` seats, one category at 45.00 EUR."""
+    from seatmaps.models import Seat, SeatMap, Section
+    from ticketing.models import Event, PriceCategory, Venue
+
+    venue = Venue.objects.create(name="Test Theatre", city="Berlin", address="Main St 1")
+    seat_map = SeatMap.objects.create(venue=venue, name="Main", kind="procedural")
+    section = Section.objects.create(seat_map=seat_map, code="stalls", name="Stalls")
+    Seat.objects.bulk_create(
+        Seat(
+            seat_map=seat_map,
+            section=section,
+            row_label=chr(ord("A") + r),
+            number=str(n + 1),
+            label=f"Row {chr(ord('A') + r)} Seat {n + 1}",
+            x=n * 10,
+            y=r * 10,
+        )
+        for r in range(rows)
+        for n in range(seats_per_row)
+    )
+    now = timezone.now()
+    event = Event.objects.create(
+        organizer=organizer,
+        title=fields.pop("title", "Test Concert"),
+        slug=f"event-{time.monotonic_ns()}",
+        venue=venue,
+        seat_map=seat_map,
+        starts_at=now + timedelta(days=30),
+        ends_at=now + timedelta(days=30, hours=3),
+        status=fields.pop("status", Event.Status.ON_SALE),
+        **fields,
+    )
+    category = PriceCategory.objects.create(event=event, name="Category A", price=Decimal("45.00"))
+    category.sections.add(section)
+    return event
+
+
+def create_ga_event(organizer, capacity=10, **fields):
+    from ticketing.models import Event, PriceCategory, Venue
+
+    venue = Venue.objects.create(name="Open Air", city="Hamburg")
+    now = timezone.now()
+    event = Event.objects.create(
+        organizer=organizer,
+        title=fields.pop("title", "Festival"),
+        slug=f"ga-{time.monotonic_ns()}",
+        venue=venue,
+        capacity=capacity,
+        starts_at=now + timedelta(days=10),
+        ends_at=now + timedelta(days=10, hours=8),
+        status=fields.pop("status", Event.Status.ON_SALE),
+        **fields,
+    )
+    PriceCategory.objects.create(event=event, name="Standing", price=Decimal("30.00"))
+    return event
+
+
+@pytest.fixture
+def organizer(make_user):
+    return make_user("organizer", is_staff=True)
+
+
+@pytest.fixture
+def seated_event(organizer):
+    return create_seated_event(organizer)
+
+
+def seat_ids(event):
+    return list(event.seat_map.seats.order_by("id").values_list("id", flat=True))

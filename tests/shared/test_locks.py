@@ -1,0 +1,136 @@
+"""The seat-lock scripts against the real Redis."""
+
+import time
+
+import pytest
+import redis
+from django.conf import settings
+
+from shared.locks import Hold, SeatLocks, seat_key, sold_key
+
+EVENT = 42
+
+
+@pytest.fixture
+def locks():
+    locks = SeatLocks(redis.Redis.from_url(settings.REDIS_URL))
+    locks.load_seats(EVENT, range(1, 11))
+    locks.rebuild_sold(EVENT, [])
+    return locks
+
+
+def hold_of(locks, hold_id):
+    return locks.get_hold(hold_id)
+
+
+def test_hold_is_all_or_nothing(locks):
+    # given seat 3 is held by buyer A
+    first = locks.hold_seats(EVENT, [3], "A", 60_000)
+    assert first.ok
+    # when buyer B asks for seats 1, 2 and 3
+    second = locks.hold_seats(EVENT, [1, 2, 3], "B", 60_000)
+    # then nothing is held for B and seat 3 is named
+    assert second.status == "taken"
+    assert second.seats == ("3",)
+    assert locks.redis.get(seat_key(EVENT, 1)) is None
+    assert locks.redis.get(seat_key(EVENT, 2)) is None
+
+
+def test_hold_refuses_unknown_and_sold_seats(locks):
+    assert locks.hold_seats(EVENT, [1, 99], "A", 60_000).seats == ("99",)
+    locks.redis.sadd(sold_key(EVENT), "5")
+    refused = locks.hold_seats(EVENT, [4, 5], "A", 60_000)
+    assert (refused.status, refused.seats) == ("taken", ("5",))
+
+
+def test_hold_record_names_owner_and_seats(locks):
+    result = locks.hold_seats(EVENT, [1, 2], "A", 60_000)
+    hold = locks.get_hold(result.hold_id)
+    assert hold.owner == "A"
+    assert hold.seat_ids == (1, 2)
+    assert hold.expires_ms == result.expires_ms
+    assert abs(hold.expires_ms / 1000 - time.time() - 60) < 5
+
+
+def test_hold_expires_with_its_ttl(locks):
+    result = locks.hold_seats(EVENT, [1], "A", 200)
+    time.sleep(0.4)
+    assert locks.get_hold(result.hold_id) is None
+    assert locks.hold_seats(EVENT, [1], "B", 60_000).ok
+
+
+def test_release_is_compare_and_delete(locks):
+    result = locks.hold_seats(EVENT, [1, 2], "A", 60_000)
+    hold = locks.get_hold(result.hold_id)
+    # another owner cannot release it
+    assert locks.release(hold, owner="B") is False
+    assert locks.redis.get(seat_key(EVENT, 1)) == result.hold_id.encode()
+    # a seat now carrying another hold id is not deleted by the owner's release
+    locks.redis.set(seat_key(EVENT, 2), "someone-else")
+    assert locks.release(hold, owner="A") is True
+    assert locks.redis.get(seat_key(EVENT, 1)) is None
+    assert locks.redis.get(seat_key(EVENT, 2)) == b"someone-else"
+
+
+def test_confirm_moves_seats_to_sold(locks):
+    result = locks.hold_seats(EVENT, [1, 2], "A", 60_000)
+    hold = locks.get_hold(result.hold_id)
+    assert locks.confirm(hold) == "ok"
+    assert locks.redis.sismember(sold_key(EVENT), "1")
+    assert locks.redis.sismember(sold_key(EVENT), "2")
+    assert locks.get_hold(result.hold_id) is None
+    assert locks.hold_seats(EVENT, [2], "B", 60_000).status == "taken"
+
+
+def test_confirm_after_expiry_fails(locks):
+    result = locks.hold_seats(EVENT, [1], "A", 150)
+    hold = Hold(result.hold_id, EVENT, "A", (1,), 1, result.expires_ms)
+    time.sleep(0.3)
+    assert locks.confirm(hold) == "expired"
+    assert not locks.redis.sismember(sold_key(EVENT), "1")
+
+
+def test_confirm_fails_when_a_seat_was_taken_over(locks):
+    result = locks.hold_seats(EVENT, [1, 2], "A", 60_000)
+    hold = locks.get_hold(result.hold_id)
+    locks.redis.set(seat_key(EVENT, 2), "other-hold")
+    assert locks.confirm(hold) == "lost"
+
+
+def test_check_extends_a_short_lease(locks):
+    result = locks.hold_seats(EVENT, [1], "A", 1_000)
+    hold = locks.get_hold(result.hold_id)
+    assert locks.check(hold, keep_ms=30_000) == "ok"
+    assert locks.redis.pttl(seat_key(EVENT, 1)) > 20_000
+
+
+def test_missing_sold_set_asks_for_a_rebuild(locks):
+    locks.redis.delete(sold_key(EVENT))
+    assert locks.hold_seats(EVENT, [1], "A", 60_000).status == "rebuild_sold"
+    assert locks.rebuild_sold(EVENT, [1]) is True
+    assert locks.rebuild_sold(EVENT, [2]) is False  # only when missing
+    assert locks.hold_seats(EVENT, [1], "A", 60_000).status == "taken"
+
+
+def test_scripts_survive_a_script_flush(locks):
+    locks.redis.script_flush()
+    assert locks.hold_seats(EVENT, [7], "A", 60_000).ok
+
+
+def test_general_admission_counter_is_all_or_nothing(locks):
+    locks.rebuild_ga_sold(EVENT, 0)
+    first = locks.hold_quantity(EVENT, 6, capacity=10, owner="A", ttl_ms=60_000)
+    assert first.ok
+    refused = locks.hold_quantity(EVENT, 5, capacity=10, owner="B", ttl_ms=60_000)
+    assert (refused.status, refused.remaining) == ("sold_out", 4)
+    assert locks.hold_quantity(EVENT, 4, capacity=10, owner="B", ttl_ms=60_000).ok
+    # confirming A's hold moves 6 from held to sold
+    assert locks.confirm(locks.get_hold(first.hold_id)) == "ok"
+    assert locks.ga_counts(EVENT) == (6, 4)
+
+
+def test_general_admission_hold_expiry_returns_tickets(locks):
+    locks.rebuild_ga_sold(EVENT, 0)
+    assert locks.hold_quantity(EVENT, 10, capacity=10, owner="A", ttl_ms=150).ok
+    time.sleep(0.3)
+    assert locks.hold_quantity(EVENT, 10, capacity=10, owner="B", ttl_ms=60_000).ok

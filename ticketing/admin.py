@@ -1,0 +1,115 @@
+"""The organizer's back office. Organizers see and change only their own events."""
+
+from django.contrib import admin, messages
+from django.db import transaction
+
+from registration_worker.models import Booking, Ticket
+from ticketing.models import Event, PriceCategory, Venue
+from ticketing.services import events as event_services
+from ticketing.services.event_rules import publish_event_rules
+
+
+def _own_events(request, queryset, path="organizer"):
+    if request.user.is_superuser:
+        return queryset
+    return queryset.filter(**{path: request.user})
+
+
+@admin.register(Venue)
+class VenueAdmin(admin.ModelAdmin):
+    list_display = ["name", "city", "time_zone"]
+    search_fields = ["name", "city"]
+
+
+class PriceCategoryInline(admin.TabularInline):
+    model = PriceCategory
+    extra = 1
+    filter_horizontal = ["sections"]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["title", "venue", "starts_at", "status", "registration_mode", "organizer"]
+    list_filter = ["status", "registration_mode"]
+    search_fields = ["title", "slug"]
+    prepopulated_fields = {"slug": ["title"]}
+    inlines = [PriceCategoryInline]
+    actions = ["open_sales", "close_sales", "cancel_events"]
+
+    def get_queryset(self, request):
+        return _own_events(request, super().get_queryset(request))
+
+    def get_exclude(self, request, obj=None):
+        return [] if request.user.is_superuser else ["organizer"]
+
+    def save_model(self, request, obj, form, change):
+        if not change and not request.user.is_superuser:
+            obj.organizer = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        event = form.instance
+        transaction.on_commit(lambda: publish_event_rules(event))
+
+    @admin.action(description="Open sales")
+    def open_sales(self, request, queryset):
+        for event in queryset.exclude(status=Event.Status.CANCELLED):
+            event_services.open_sales(event)
+        self.message_user(request, "Sales opened.")
+
+    @admin.action(description="Close sales")
+    def close_sales(self, request, queryset):
+        for event in queryset:
+            event_services.close_sales(event)
+        self.message_user(request, "Sales closed.")
+
+    @admin.action(description="Cancel events (cancels their bookings)")
+    def cancel_events(self, request, queryset):
+        total = sum(event_services.cancel_event(event) for event in queryset)
+        self.message_user(request, f"Cancelled; {total} bookings cancelled.", messages.WARNING)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class TicketInline(admin.TabularInline):
+    model = Ticket
+    extra = 0
+    fields = ["seat", "price_category", "price", "currency", "status", "checked_in_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Booking)
+class BookingAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "event", "buyer", "status", "source", "total", "currency", "created_at"]
+    list_filter = ["status", "source"]
+    search_fields = ["reference", "buyer__email", "buyer__username"]
+    list_select_related = ["event", "buyer"]
+    inlines = [TicketInline]
+
+    def get_queryset(self, request):
+        return _own_events(request, super().get_queryset(request), "event__organizer")
+
+
+@admin.register(Ticket)
+class TicketAdmin(ReadOnlyAdmin):
+    list_display = ["id", "booking", "event", "seat", "price_category", "price", "status"]
+    list_filter = ["status"]
+    search_fields = ["booking__reference", "booking__buyer__email", "code"]
+    list_select_related = ["booking", "event", "seat", "price_category"]
+
+    def get_queryset(self, request):
+        return _own_events(request, super().get_queryset(request), "event__organizer")

@@ -1,0 +1,134 @@
+"""Input validation and output shapes of the REST API."""
+
+from rest_framework import serializers
+
+from registration_worker.models import Booking, Ticket
+from shared.enums import BookingStatus, RegistrationStatus
+from ticketing.models import Event
+
+MAX_SEATS_IN_REQUEST = 100
+
+
+class HoldRequestSerializer(serializers.Serializer):
+    seats = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_empty=False,
+        max_length=MAX_SEATS_IN_REQUEST,
+    )
+    quantity = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SEATS_IN_REQUEST)
+
+    def validate(self, attrs):
+        if ("seats" in attrs) == ("quantity" in attrs):
+            raise serializers.ValidationError("Give either 'seats' or 'quantity'.")
+        return attrs
+
+
+class HoldSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    event = serializers.IntegerField(source="event_id")
+    seats = serializers.ListField(child=serializers.IntegerField())
+    quantity = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
+class RegistrationRequestSerializer(serializers.Serializer):
+    hold = serializers.CharField(max_length=64)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    venue = serializers.SerializerMethodField()
+    price_categories = serializers.SerializerMethodField()
+    general_admission = serializers.BooleanField(source="is_general_admission")
+
+    class Meta:
+        model = Event
+        fields = [
+            "id", "title", "slug", "description", "venue", "starts_at", "ends_at",
+            "sales_start", "sales_end", "status", "registration_mode", "general_admission",
+            "capacity", "max_seats_per_order", "hold_ttl_seconds", "price_categories",
+        ]  # fmt: skip
+
+    def get_venue(self, event):
+        venue = event.venue
+        return {
+            "name": venue.name,
+            "city": venue.city,
+            "address": venue.address,
+            "time_zone": venue.time_zone,
+        }
+
+    def get_price_categories(self, event):
+        return [
+            {"id": c.pk, "name": c.name, "price": str(c.price), "currency": c.currency,
+             "color": c.color}
+            for c in event.price_categories.all()
+        ]  # fmt: skip
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    seat = serializers.SerializerMethodField()
+    category = serializers.CharField(source="price_category.name")
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "seat", "category", "price", "currency", "status", "code", "checked_in_at"]
+
+    def get_seat(self, ticket):
+        seat = ticket.seat
+        if seat is None:
+            return None
+        return {
+            "id": seat.pk,
+            "label": seat.label,
+            "section": seat.section.name,
+            "row": seat.row_label,
+            "number": seat.number,
+        }
+
+
+class BookingSerializer(serializers.ModelSerializer):
+    event = serializers.SerializerMethodField()
+    tickets = TicketSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id", "reference", "event", "status", "failure_reason", "source", "tracking_id",
+            "total", "currency", "created_at", "confirmed_at", "cancelled_at", "tickets",
+        ]  # fmt: skip
+
+    def get_event(self, booking):
+        return {"id": booking.event_id, "title": booking.event.title}
+
+
+def registration_status(booking: Booking) -> str:
+    if booking.status == BookingStatus.PENDING:
+        if booking.processing_started_at:
+            return RegistrationStatus.PROCESSING
+        return RegistrationStatus.QUEUED
+    if booking.status == BookingStatus.CONFIRMED:
+        return RegistrationStatus.CONFIRMED
+    if booking.status == BookingStatus.CANCELLED:
+        return RegistrationStatus.CANCELLED
+    return RegistrationStatus.FAILED
+
+
+class RegistrationStatusSerializer(serializers.Serializer):
+    tracking_id = serializers.UUIDField()
+    status = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    booking = BookingSerializer(allow_null=True)
+
+    @staticmethod
+    def from_booking(booking: Booking) -> dict:
+        status = registration_status(booking)
+        show = status in (RegistrationStatus.CONFIRMED, RegistrationStatus.CANCELLED)
+        return RegistrationStatusSerializer(
+            {
+                "tracking_id": booking.tracking_id,
+                "status": status,
+                "reason": booking.failure_reason,
+                "booking": booking if show else None,
+            }
+        ).data

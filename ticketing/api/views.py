@@ -1,0 +1,219 @@
+"""REST endpoints: translate HTTP to service calls and back, nothing more."""
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from registration_worker.models import Booking, Ticket
+from registration_worker.services import cancel_booking
+from shared.enums import BookingStatus, FailureReason
+from shared.exceptions import BusinessRuleViolation
+from ticketing.api.serializers import (
+    BookingSerializer,
+    EventSerializer,
+    HoldRequestSerializer,
+    HoldSerializer,
+    RegistrationRequestSerializer,
+    RegistrationStatusSerializer,
+)
+from ticketing.api.throttles import HoldRateThrottle, RegistrationRateThrottle
+from ticketing.models import Event
+from ticketing.selectors import general_admission_availability, seat_pricing, seat_statuses
+from ticketing.services.event_rules import get_event_rules
+from ticketing.services.holds import create_hold, release_hold
+from ticketing.services.registrations import register_hold
+
+PUBLIC_STATUSES = [Event.Status.ON_SALE, Event.Status.CLOSED, Event.Status.CANCELLED]
+
+_FAILURE_HTTP = {
+    FailureReason.SEAT_TAKEN: status.HTTP_409_CONFLICT,
+    FailureReason.SOLD_OUT: status.HTTP_409_CONFLICT,
+}
+
+
+def _events():
+    return Event.objects.filter(status__in=PUBLIC_STATUSES).select_related("venue").prefetch_related(
+        "price_categories"
+    )
+
+
+class EventListView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=EventSerializer(many=True))
+    def get(self, request):
+        return Response(EventSerializer(_events(), many=True).data)
+
+
+class EventDetailView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=EventSerializer)
+    def get(self, request, event_id):
+        return Response(EventSerializer(get_object_or_404(_events(), pk=event_id)).data)
+
+
+class EventSeatsView(APIView):
+    """Every seat with its category and live status: one Redis round trip, cached map."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: OpenApiResponse(description="Seats and their status")})
+    def get(self, request, event_id):
+        rules = get_event_rules(event_id)
+        pricing = seat_pricing(event_id)
+        categories = [c.__dict__ for c in pricing.categories.values()]
+        if rules.is_general_admission:
+            return Response(
+                {
+                    "event": event_id,
+                    "general_admission": True,
+                    "categories": categories,
+                    "availability": general_admission_availability(event_id),
+                }
+            )
+        statuses = seat_statuses(event_id)
+        held, sold = set(statuses["held"]), set(statuses["sold"])
+        seats = [
+            {
+                **seat,
+                "status": "sold"
+                if seat["id"] in sold
+                else "held"
+                if seat["id"] in held
+                else "available"
+                if seat["category"] is not None
+                else "unavailable",
+            }
+            for seat in pricing.seats
+        ]
+        return Response(
+            {"event": event_id, "general_admission": False, "categories": categories, "seats": seats}
+        )
+
+
+class HoldCreateView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [HoldRateThrottle]
+
+    @extend_schema(
+        request=HoldRequestSerializer,
+        responses={201: HoldSerializer, 409: OpenApiResponse(description="Seats taken")},
+    )
+    def post(self, request, event_id):
+        body = HoldRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        hold = create_hold(
+            request.user.pk,
+            event_id,
+            seat_ids=body.validated_data.get("seats"),
+            quantity=body.validated_data.get("quantity"),
+        )
+        return Response(HoldSerializer(hold).data, status=status.HTTP_201_CREATED)
+
+
+class HoldDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, hold_id):
+        release_hold(request.user.pk, hold_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _registration_response(request, booking: Booking) -> Response:
+    if booking.source == "queued" and booking.failure_reason != FailureReason.BROKER_UNAVAILABLE:
+        url = reverse("registration-status", args=[booking.tracking_id])
+        return Response(
+            {"tracking_id": str(booking.tracking_id), "status_url": request.build_absolute_uri(url)},
+            status=status.HTTP_202_ACCEPTED,
+        )
+    booking = _bookings_of(request.user).get(pk=booking.pk)
+    if booking.status == BookingStatus.CONFIRMED:
+        return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
+    raise BusinessRuleViolation(
+        FailureReason(booking.failure_reason).label
+        if booking.failure_reason in FailureReason.values
+        else "The registration failed.",
+        details={"booking": str(booking.pk), "reason": booking.failure_reason},
+        code=booking.failure_reason or "registration_failed",
+    ).with_status(_FAILURE_HTTP.get(booking.failure_reason, status.HTTP_422_UNPROCESSABLE_ENTITY))
+
+
+class RegistrationCreateView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [RegistrationRateThrottle]
+
+    @extend_schema(
+        request=RegistrationRequestSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        responses={
+            201: BookingSerializer,
+            202: OpenApiResponse(description="Queued: tracking_id and status_url"),
+        },
+    )
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 100:
+            raise ValidationError({"Idempotency-Key": ["A header of 1 to 100 characters is required."]})
+        body = RegistrationRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        registration = register_hold(
+            request.user.pk, body.validated_data["hold"], key, request.headers.get("X-Trace-Id", "")
+        )
+        return _registration_response(request, registration.booking)
+
+
+class RegistrationStatusView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=RegistrationStatusSerializer)
+    def get(self, request, tracking_id):
+        booking = get_object_or_404(_bookings_of(request.user), tracking_id=tracking_id)
+        return Response(RegistrationStatusSerializer.from_booking(booking))
+
+
+def _bookings_of(user):
+    tickets = Ticket.objects.select_related("seat__section", "price_category")
+    return (
+        Booking.objects.filter(buyer=user)
+        .select_related("event")
+        .prefetch_related(Prefetch("tickets", queryset=tickets))
+    )
+
+
+class BookingListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=BookingSerializer(many=True))
+    def get(self, request):
+        return Response(BookingSerializer(_bookings_of(request.user), many=True).data)
+
+
+class BookingDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=BookingSerializer)
+    def get(self, request, booking_id):
+        return Response(BookingSerializer(get_object_or_404(_bookings_of(request.user), pk=booking_id)).data)
+
+
+class BookingCancelView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=BookingSerializer)
+    def post(self, request, booking_id):
+        booking = get_object_or_404(_bookings_of(request.user), pk=booking_id)
+        if booking.status != BookingStatus.CONFIRMED:
+            raise BusinessRuleViolation(
+                f"Only confirmed bookings can be cancelled; this one is {booking.status}.",
+                code="not_cancellable",
+            )
+        cancel_booking(booking.pk)
+        return Response(BookingSerializer(_bookings_of(request.user).get(pk=booking.pk)).data)

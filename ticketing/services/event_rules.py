@@ -1,0 +1,113 @@
+"""The event's sales rules as the hold path sees them, without touching the database.
+
+``publish_event_rules`` writes the rules and the ids of the seats on sale to Redis whenever the
+organizer changes an event (admin save, admin actions, demo loader). Each process keeps what it
+read for ``EVENT_RULES_CACHE_SECONDS``; a miss in Redis (flushed, restarted) reloads from
+PostgreSQL once and publishes again.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from shared.exceptions import NotFound
+from shared.locks import rules_key, seat_locks
+
+
+@dataclass(frozen=True)
+class EventRules:
+    event_id: int
+    organizer_id: int
+    status: str
+    registration_mode: str
+    sales_start: float | None  # epoch seconds
+    sales_end: float | None
+    hold_ttl_seconds: int
+    max_seats_per_order: int
+    capacity: int | None  # general admission only
+    currency: str
+    version: str
+
+    @property
+    def is_general_admission(self) -> bool:
+        return self.capacity is not None
+
+    def sales_open(self, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        return (
+            self.status == "on_sale"
+            and (self.sales_start is None or self.sales_start <= now)
+            and (self.sales_end is None or now < self.sales_end)
+        )
+
+
+_local: dict[int, tuple[float, EventRules]] = {}
+_local_lock = threading.Lock()
+
+
+def _rules_from_event(event) -> EventRules:
+    categories = list(event.price_categories.all())
+    return EventRules(
+        event_id=event.pk,
+        organizer_id=event.organizer_id,
+        status=event.status,
+        registration_mode=event.registration_mode,
+        sales_start=event.sales_start.timestamp() if event.sales_start else None,
+        sales_end=event.sales_end.timestamp() if event.sales_end else None,
+        hold_ttl_seconds=event.hold_ttl_seconds,
+        max_seats_per_order=event.max_seats_per_order,
+        capacity=event.capacity if event.seat_map_id is None else None,
+        currency=categories[0].currency if categories else "EUR",
+        version=f"{int(timezone.now().timestamp())}-{secrets.token_hex(4)}",
+    )
+
+
+def publish_event_rules(event) -> EventRules:
+    """Write an event's rules and sellable seat ids to Redis; call after every change."""
+    from ticketing.selectors import sellable_seat_ids
+
+    rules = _rules_from_event(event)
+    locks = seat_locks()
+    if not rules.is_general_admission:
+        locks.load_seats(event.pk, sellable_seat_ids(event))
+    locks.redis.set(rules_key(event.pk), json.dumps(asdict(rules)))
+    with _local_lock:
+        _local.pop(event.pk, None)
+    return rules
+
+
+def load_sellable_seats(event_id: int) -> None:
+    from ticketing.models import Event
+    from ticketing.selectors import sellable_seat_ids
+
+    event = Event.objects.filter(pk=event_id).first()
+    if event is not None:
+        seat_locks().load_seats(event_id, sellable_seat_ids(event))
+
+
+def get_event_rules(event_id: int) -> EventRules:
+    """The cached rules of an event; raises NotFound for an unknown event."""
+    now = time.monotonic()
+    cached = _local.get(event_id)
+    if cached and cached[0] > now:
+        return cached[1]
+    raw = seat_locks().redis.get(rules_key(event_id))
+    if raw is not None:
+        rules = EventRules(**json.loads(raw))
+    else:
+        from ticketing.models import Event
+
+        event = Event.objects.filter(pk=event_id).first()
+        if event is None:
+            raise NotFound("There is no such event.", code="event_not_found")
+        rules = publish_event_rules(event)
+    with _local_lock:
+        _local[event_id] = (now + settings.EVENT_RULES_CACHE_SECONDS, rules)
+    return rules

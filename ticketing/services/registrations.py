@@ -1,0 +1,132 @@
+"""Registration of a hold: the simple flow runs it now, the queued flow hands it to the worker.
+
+Both end in ``registration_worker.services.process_booking``, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from celery import current_app
+from django.db import IntegrityError, transaction
+
+from registration_worker.models import Booking
+from registration_worker.services import fail_booking, process_booking
+from shared.contracts import ProcessBookingCommand, TicketLine
+from shared.enums import BookingSource, BookingStatus, FailureReason
+from shared.exceptions import BusinessRuleViolation, Conflict, DependencyUnavailable
+from shared.messaging import BOOKINGS_QUEUE, PROCESS_BOOKING_TASK
+from ticketing.selectors import seat_pricing
+from ticketing.services.event_rules import get_event_rules
+from ticketing.services.holds import access_hold
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Registration:
+    booking: Booking
+    replayed: bool
+
+
+def request_fingerprint(hold_id: str) -> str:
+    return hashlib.sha256(f"hold={hold_id}".encode()).hexdigest()
+
+
+def _replay(user_id: int, idempotency_key: str, fingerprint: str) -> Registration | None:
+    booking = Booking.objects.filter(buyer_id=user_id, idempotency_key=idempotency_key).first()
+    if booking is None:
+        return None
+    if booking.request_fingerprint != fingerprint:
+        raise BusinessRuleViolation(
+            "This Idempotency-Key was already used with a different request.",
+            code="idempotency_key_reused",
+        )
+    if booking.source == BookingSource.SIMPLE and booking.status == BookingStatus.PENDING:
+        raise Conflict("The first request with this key is still running.", code="in_progress")
+    return Registration(booking, replayed=True)
+
+
+def _ticket_lines(hold, rules) -> tuple[list[TicketLine], Decimal, str]:
+    pricing = seat_pricing(hold.event_id)
+    if hold.seat_ids:
+        lines = []
+        for seat_id in hold.seat_ids:
+            category = pricing.categories[pricing.seat_category[seat_id]]
+            lines.append(TicketLine(category.id, category.price, seat_id))
+    else:
+        if not pricing.categories:
+            raise BusinessRuleViolation("This event has no price yet.", code="no_price")
+        category = min(pricing.categories.values(), key=lambda c: Decimal(c.price))
+        lines = [TicketLine(category.id, category.price) for _ in range(hold.quantity)]
+    total = sum((line.amount for line in lines), Decimal("0"))
+    currency = pricing.categories[lines[0].price_category_id].currency
+    return lines, total, currency
+
+
+def register_hold(user_id: int, hold_id: str, idempotency_key: str, trace_id: str = "") -> Registration:
+    """Accept a registration for a buyer's hold and run it (simple) or queue it (queued)."""
+    fingerprint = request_fingerprint(hold_id)
+    replay = _replay(user_id, idempotency_key, fingerprint)
+    if replay is not None:
+        return replay
+
+    hold = access_hold(user_id, hold_id)
+    rules = get_event_rules(hold.event_id)
+    lines, total, currency = _ticket_lines(hold, rules)
+    queued = rules.registration_mode == "queued"
+    try:
+        with transaction.atomic():
+            booking = Booking.objects.create(
+                buyer_id=user_id,
+                event_id=hold.event_id,
+                source=BookingSource.QUEUED if queued else BookingSource.SIMPLE,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+                hold_id=hold_id,
+                total=total,
+                currency=currency,
+            )
+    except IntegrityError:
+        # The same key raced us; answer as a replay would.
+        return _replay(user_id, idempotency_key, fingerprint)
+
+    command = ProcessBookingCommand(
+        command_id=str(booking.pk),
+        booking_id=str(booking.pk),
+        event_id=hold.event_id,
+        hold_id=hold_id,
+        buyer_id=user_id,
+        currency=currency,
+        lines=tuple(lines),
+        ga_capacity=rules.capacity,
+        trace_id=trace_id or uuid.uuid4().hex,
+    )
+    if not queued:
+        return Registration(process_booking(command), replayed=False)
+    _publish(command)
+    return Registration(booking, replayed=False)
+
+
+def _publish(command: ProcessBookingCommand) -> None:
+    """Publish with publisher confirms; if the broker refuses, the booking fails visibly."""
+    try:
+        current_app.send_task(
+            PROCESS_BOOKING_TASK,
+            kwargs={"command": command.to_dict()},
+            queue=BOOKINGS_QUEUE,
+            routing_key=BOOKINGS_QUEUE,
+            headers={"trace_id": command.trace_id},
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+        )
+    except Exception as exc:
+        log.exception("could not queue booking %s", command.booking_id)
+        fail_booking(command.booking_id, FailureReason.BROKER_UNAVAILABLE)
+        raise DependencyUnavailable(
+            "The booking queue is not reachable; your seats are still held, try again."
+        ) from exc
