@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make run` (the whole system) and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+.PHONY: run test bench lint format services keycloak migrate demo stop venv
+
+$(VENV_STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv .venv
+	@$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@rm -f .venv/.installed-* && touch $@
+
+venv: $(VENV_STAMP)
+
+services: venv
+	@infrastructure/provision.sh
+
+keycloak:
+	@keycloak/keycloak.sh start
+
+migrate: services
+	@$(PY) manage.py migrate --noinput -v0
+
+demo: migrate
+	@$(PY) manage.py load_demo
+
+run: demo keycloak
+	@$(PY) manage.py collectstatic --noinput -v0
+	@infrastructure/print_urls.sh
+	honcho -d . -f infrastructure/Procfile start
+
+test: services keycloak
+	ruff check .
+	pytest
+
+bench: services
+	$(PY) -m bench $(BENCH_ARGS)
+
+lint: venv
+	ruff check .
+	ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: venv
+	ruff check --fix .
+	ruff format .
+
+stop:
+	-keycloak/keycloak.sh stop

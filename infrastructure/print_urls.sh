@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+cat <<MSG
+
+  Ticketing is starting (Ctrl-C stops every process):
+    Buyer pages     http://localhost:8000/events/
+    REST API        http://localhost:8000/api/v1/   (Swagger UI: /api/v1/docs/)
+    Admin           http://localhost:8000/admin/
+    Health          http://localhost:8000/healthz   http://localhost:8000/readyz
+    Keycloak        http://localhost:8180/          (realm: ticketing)
+    Mail sink       var/mail/*.eml                  (every email the platform sends)
+
+  Demo logins (development only):
+    organizer@example.com / organizer     buyer@example.com / buyer     admin@example.com / admin
+    Django-only superuser: admin / admin
+
+MSG
