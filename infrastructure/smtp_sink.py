@@ -20,7 +20,7 @@ class MaildirHandler:
         self.maildir = maildir
         self.maildir.mkdir(parents=True, exist_ok=True)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
+    async def handle_DATA(self, server, session, envelope):
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
         tmp = self.maildir / f".{name}.tmp"
         tmp.write_bytes(envelope.original_content or envelope.content)

@@ -76,7 +76,9 @@ class Ticket(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3)
     code = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=20, choices=TicketStatus.choices, default=TicketStatus.VALID)
+    status = models.CharField(
+        max_length=20, choices=TicketStatus.choices, default=TicketStatus.VALID
+    )
     checked_in_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -108,9 +110,7 @@ class OutboxMessage(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(
-                fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent"
-            )
+            models.Index(fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent")
         ]
 
     def __str__(self):

@@ -190,9 +190,7 @@ def cancel_booking(booking_id) -> Booking:
         if booking.status != BookingStatus.CONFIRMED:
             return booking
         tickets = list(booking.tickets.filter(LIVE_TICKET))
-        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(
-            status=TicketStatus.CANCELLED
-        )
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(status=TicketStatus.CANCELLED)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at", "updated_at"])

@@ -19,6 +19,10 @@ class SeatMap(models.Model):
     source = models.TextField(blank=True)
     width = models.FloatField(default=0)
     height = models.FloatField(default=0)
+    # What the SVG importer removed or could not read, shown to the organizer after an upload.
+    report = models.JSONField(default=dict, blank=True)
+    # Bumped whenever seats or sections change, so cached renderings and payloads go stale.
+    revision = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -27,12 +31,20 @@ class SeatMap(models.Model):
     def __str__(self):
         return f"{self.venue}: {self.name}"
 
+    def bump_revision(self) -> None:
+        """Invalidate cached renderings; call it after any change to the map's seats or
+        sections made outside ``seatmaps.services`` (which call it themselves)."""
+        SeatMap.objects.filter(pk=self.pk).update(revision=models.F("revision") + 1)
+        self.refresh_from_db(fields=["revision"])
+
 
 class Section(models.Model):
     seat_map = models.ForeignKey(SeatMap, on_delete=models.CASCADE, related_name="sections")
     code = models.CharField(max_length=50)
     name = models.CharField(max_length=200)
-    position = models.PositiveIntegerField(default=0, help_text="Lower is better when choosing seats.")
+    position = models.PositiveIntegerField(
+        default=0, help_text="Lower is better when choosing seats."
+    )
 
     class Meta:
         ordering = ["seat_map", "position", "code"]

@@ -374,9 +374,7 @@ class SeatLocks:
     ) -> HoldResult:
         hold_id = new_hold_id(event_id)
         keys = [*_ga_keys(event_id), hold_key(event_id, hold_id)]
-        reply = _decode(
-            self._ga_hold(keys=keys, args=[hold_id, ttl_ms, owner, quantity, capacity])
-        )
+        reply = _decode(self._ga_hold(keys=keys, args=[hold_id, ttl_ms, owner, quantity, capacity]))
         if reply[0] == "ok":
             return HoldResult("ok", hold_id=hold_id, expires_ms=int(reply[1]))
         if reply[0] == "sold_out":
@@ -428,7 +426,9 @@ class SeatLocks:
                 self.redis.decrby(ga_sold, quantity)
 
     # --- reads --------------------------------------------------------------------------
-    def seat_statuses(self, event_id: int, seat_ids: Sequence[int]) -> tuple[set[int], set[int], bool]:
+    def seat_statuses(
+        self, event_id: int, seat_ids: Sequence[int]
+    ) -> tuple[set[int], set[int], bool]:
         """(held, sold, sold_set_present) for the given seats in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.smembers(sold_key(event_id))

@@ -62,11 +62,26 @@ class WorkerProcess:
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "ticketing", "worker",
-                "-Q", self.queues, "-c", str(self.concurrency), "--pool", "prefork",
-                "-n", f"test-{self.queues}-{os.getpid()}@%h", "--without-gossip",
-                "--without-mingle", "--without-heartbeat", "-l", "INFO",
-            ],  # fmt: skip
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ticketing",
+                "worker",
+                "-Q",
+                self.queues,
+                "-c",
+                str(self.concurrency),
+                "--pool",
+                "prefork",
+                "-n",
+                f"test-{self.queues}-{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "INFO",
+            ],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -107,7 +122,7 @@ def purge_test_queues():
         for queue in ("bookings", "notifications", "bookings.dlq"):
             try:
                 channel.queue_purge(queue)
-            except Exception:  # noqa: S112 (a queue not declared yet has nothing to purge)
+            except Exception:
                 conn.close()
                 channel = conn.default_channel
                 continue
@@ -216,3 +231,82 @@ def seated_event(organizer):
 
 def seat_ids(event):
     return list(event.seat_map.seats.order_by("id").values_list("id", flat=True))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def api_server(django_db_setup, artifacts_dir):
+    """The API under gunicorn (as in production) on the test database; yields its base URL."""
+    port = free_port()
+    log_path = artifacts_dir / "api-server.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
+        "DATABASE_URL": test_database_url(),
+        "DATABASE_POOL_MAX": "20",
+    }
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "ticketing.wsgi",
+                "--workers",
+                "2",
+                "--threads",
+                "8",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--backlog",
+                "2048",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        raise RuntimeError(f"API server did not start; see {log_path}")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=20)
+
+
+CSRF_TOKEN = "t" * 32
+
+
+def session_cookies(user) -> dict:
+    """Cookies of a logged-in browser session for ``user`` (stored in the real database)."""
+    from django.conf import settings as django_settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return {django_settings.SESSION_COOKIE_NAME: session.session_key, "csrftoken": CSRF_TOKEN}
+
+
+def browser_headers() -> dict:
+    return {"X-CSRFToken": CSRF_TOKEN}

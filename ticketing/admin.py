@@ -94,7 +94,16 @@ class TicketInline(admin.TabularInline):
 
 @admin.register(Booking)
 class BookingAdmin(ReadOnlyAdmin):
-    list_display = ["reference", "event", "buyer", "status", "source", "total", "currency", "created_at"]
+    list_display = [
+        "reference",
+        "event",
+        "buyer",
+        "status",
+        "source",
+        "total",
+        "currency",
+        "created_at",
+    ]
     list_filter = ["status", "source"]
     search_fields = ["reference", "buyer__email", "buyer__username"]
     list_select_related = ["event", "buyer"]

@@ -41,7 +41,11 @@ task_queues = (
             "x-dead-letter-routing-key": BOOKINGS_DLQ,
         },
     ),
-    Queue(NOTIFICATIONS_QUEUE, Exchange(NOTIFICATIONS_QUEUE, type="direct"), routing_key=NOTIFICATIONS_QUEUE),
+    Queue(
+        NOTIFICATIONS_QUEUE,
+        Exchange(NOTIFICATIONS_QUEUE, type="direct"),
+        routing_key=NOTIFICATIONS_QUEUE,
+    ),
 )
 task_routes = {
     "registration_worker.*": {"queue": BOOKINGS_QUEUE, "routing_key": BOOKINGS_QUEUE},

@@ -41,7 +41,9 @@ class Event(models.Model):
     )
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
-    description = models.TextField(blank=True, help_text="Markdown-free rich text; shown to buyers.")
+    description = models.TextField(
+        blank=True, help_text="Markdown-free rich text; shown to buyers."
+    )
     venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="events")
     seat_map = models.ForeignKey(
         "seatmaps.SeatMap",
@@ -104,7 +106,9 @@ class PriceCategory(models.Model):
     )
     currency = models.CharField(max_length=3, default="EUR")
     color = models.CharField(max_length=7, default="#3b82f6", help_text="Colour on the seat map.")
-    sections = models.ManyToManyField("seatmaps.Section", blank=True, related_name="price_categories")
+    sections = models.ManyToManyField(
+        "seatmaps.Section", blank=True, related_name="price_categories"
+    )
 
     class Meta:
         ordering = ["event", "-price", "name"]

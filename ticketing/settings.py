@@ -24,6 +24,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=["http://localho
 PUBLIC_URL = env("PUBLIC_URL", default="http://localhost:8000")
 
 INSTALLED_APPS = [
+    "ticketing.auth",  # first: its admin/login.html template overrides the admin's
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -109,7 +110,9 @@ CHANNEL_LAYERS = {
 }
 
 # --- Celery on RabbitMQ --------------------------------------------------------------------
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="amqp://ticketing:ticketing@127.0.0.1:5672/ticketing")
+CELERY_BROKER_URL = env(
+    "CELERY_BROKER_URL", default="amqp://ticketing:ticketing@127.0.0.1:5672/ticketing"
+)
 BOOKINGS_DELIVERY_LIMIT = env.int("BOOKINGS_DELIVERY_LIMIT", default=10)
 
 # --- Mail ----------------------------------------------------------------------------------
@@ -137,11 +140,30 @@ OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
 OIDC_TIMEOUT = 5
 OIDC_RP_SCOPES = "openid email profile"
 
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Login through Keycloak unless KEYCLOAK_URL is empty (then Django's own login only).
+KEYCLOAK_ENABLED = bool(KEYCLOAK_URL)
+AUTHENTICATION_BACKENDS = [
+    *(["ticketing.auth.oidc.KeycloakOIDCBackend"] if KEYCLOAK_ENABLED else []),
+    "django.contrib.auth.backends.ModelBackend",
+]
+# API bearer tokens are validated locally against the realm's JWKS (ticketing/auth/tokens.py).
+KEYCLOAK_JWKS_URL = env("KEYCLOAK_JWKS_URL", default=OIDC_OP_JWKS_ENDPOINT)
+KEYCLOAK_JWT_LEEWAY_SECONDS = env.int("KEYCLOAK_JWT_LEEWAY_SECONDS", default=30)
+KEYCLOAK_JWKS_CACHE_SECONDS = env.int("KEYCLOAK_JWKS_CACHE_SECONDS", default=3600)
+KEYCLOAK_JWKS_MIN_REFETCH_SECONDS = env.int("KEYCLOAK_JWKS_MIN_REFETCH_SECONDS", default=10)
+KEYCLOAK_ORGANIZER_GROUP = "Organizers"
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the Keycloak logout
+OIDC_OP_LOGOUT_URL_METHOD = "ticketing.auth.oidc.keycloak_logout_url"
+OIDC_CREATE_USER = True
+LOGIN_URL = "oidc_authentication_init" if KEYCLOAK_ENABLED else "admin:login"
+LOGIN_REDIRECT_URL = env("LOGIN_REDIRECT_URL", default="/")
+LOGIN_REDIRECT_URL_FAILURE = env("LOGIN_REDIRECT_URL_FAILURE", default="/admin/login/")
+LOGOUT_REDIRECT_URL = env("LOGOUT_REDIRECT_URL", default="/")
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        *(["ticketing.auth.authentication.KeycloakJWTAuthentication"] if KEYCLOAK_ENABLED else []),
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -181,4 +203,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

@@ -13,4 +13,4 @@ os.environ.setdefault("MAIL_SINK_DIR", os.path.join(os.getcwd(), "var", "mail"))
 os.environ.setdefault("THROTTLE_HOLDS", "100000/min")
 os.environ.setdefault("THROTTLE_REGISTRATIONS", "100000/min")
 
-from .settings import *  # noqa: E402,F403
+from .settings import *  # noqa: F403

@@ -3,12 +3,18 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ticketing import health
+from ticketing.auth.views import LogoutView, MeView
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Before the admin's own URLs: its "Log out" button also ends the Keycloak session.
+    path("admin/logout/", LogoutView.as_view(next_page="admin:login"), name="logout"),
     path("admin/", admin.site.urls),
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/me/", MeView.as_view(), name="me"),
     path("api/v1/", include("ticketing.api.urls")),
+    path("api/v1/", include("notifications.urls")),
 ]

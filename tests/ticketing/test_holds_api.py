@@ -68,12 +68,16 @@ def test_sales_closed_and_cancelled_are_422(client_for, seated_event):
     seated_event.status = Event.Status.CLOSED
     seated_event.save()
     publish_event_rules(seated_event)
-    assert_error(hold(client_for(), seated_event, {"seats": seat_ids(seated_event)[:1]}), 422, "sales_closed")
+    assert_error(
+        hold(client_for(), seated_event, {"seats": seat_ids(seated_event)[:1]}), 422, "sales_closed"
+    )
     seated_event.status = Event.Status.CANCELLED
     seated_event.save()
     publish_event_rules(seated_event)
     assert_error(
-        hold(client_for(), seated_event, {"seats": seat_ids(seated_event)[:1]}), 422, "event_cancelled"
+        hold(client_for(), seated_event, {"seats": seat_ids(seated_event)[:1]}),
+        422,
+        "event_cancelled",
     )
 
 
@@ -110,7 +114,9 @@ def test_release_only_by_owner(client_for, make_user, seated_event):
     assert_error(client_for().delete(f"/api/v1/holds/{created['id']}/"), 404, "hold_not_found")
     assert client_for(owner).delete(f"/api/v1/holds/{created['id']}/").status_code == 204
     # the seat is free again
-    assert hold(client_for(), seated_event, {"seats": seat_ids(seated_event)[:1]}).status_code == 201
+    assert (
+        hold(client_for(), seated_event, {"seats": seat_ids(seated_event)[:1]}).status_code == 201
+    )
 
 
 def test_general_admission_quantity(client_for, organizer):

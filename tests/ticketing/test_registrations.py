@@ -79,15 +79,20 @@ def test_simple_and_queued_flows_produce_the_same_booking(make_user, organizer, 
         client = client_of(make_user())
         response = register(client, hold(client, event, seat_ids(event)[:2]))
         if mode == "queued":
-            response = client.get(
-                f"/api/v1/bookings/{wait_for_final(client, response.json()['tracking_id'])['booking']['id']}/"
-            )
+            final = wait_for_final(client, response.json()["tracking_id"])
+            response = client.get(f"/api/v1/bookings/{final['booking']['id']}/")
         booking = response.json()
         shapes.append(
             (
-                booking["status"], booking["total"], booking["currency"], booking["failure_reason"],
-                sorted((t["seat"]["label"], t["category"], t["price"], t["status"]) for t in booking["tickets"]),
-            )  # fmt: skip
+                booking["status"],
+                booking["total"],
+                booking["currency"],
+                booking["failure_reason"],
+                sorted(
+                    (t["seat"]["label"], t["category"], t["price"], t["status"])
+                    for t in booking["tickets"]
+                ),
+            )
         )
     assert shapes[0] == shapes[1]
 

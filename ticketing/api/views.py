@@ -38,8 +38,10 @@ _FAILURE_HTTP = {
 
 
 def _events():
-    return Event.objects.filter(status__in=PUBLIC_STATUSES).select_related("venue").prefetch_related(
-        "price_categories"
+    return (
+        Event.objects.filter(status__in=PUBLIC_STATUSES)
+        .select_related("venue")
+        .prefetch_related("price_categories")
     )
 
 
@@ -94,7 +96,12 @@ class EventSeatsView(APIView):
             for seat in pricing.seats
         ]
         return Response(
-            {"event": event_id, "general_admission": False, "categories": categories, "seats": seats}
+            {
+                "event": event_id,
+                "general_admission": False,
+                "categories": categories,
+                "seats": seats,
+            }
         )
 
 
@@ -131,7 +138,10 @@ def _registration_response(request, booking: Booking) -> Response:
     if booking.source == "queued" and booking.failure_reason != FailureReason.BROKER_UNAVAILABLE:
         url = reverse("registration-status", args=[booking.tracking_id])
         return Response(
-            {"tracking_id": str(booking.tracking_id), "status_url": request.build_absolute_uri(url)},
+            {
+                "tracking_id": str(booking.tracking_id),
+                "status_url": request.build_absolute_uri(url),
+            },
             status=status.HTTP_202_ACCEPTED,
         )
     booking = _bookings_of(request.user).get(pk=booking.pk)
@@ -152,7 +162,9 @@ class RegistrationCreateView(APIView):
 
     @extend_schema(
         request=RegistrationRequestSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)
+        ],
         responses={
             201: BookingSerializer,
             202: OpenApiResponse(description="Queued: tracking_id and status_url"),
@@ -161,7 +173,9 @@ class RegistrationCreateView(APIView):
     def post(self, request):
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 100:
-            raise ValidationError({"Idempotency-Key": ["A header of 1 to 100 characters is required."]})
+            raise ValidationError(
+                {"Idempotency-Key": ["A header of 1 to 100 characters is required."]}
+            )
         body = RegistrationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         registration = register_hold(
@@ -201,7 +215,9 @@ class BookingDetailView(APIView):
 
     @extend_schema(responses=BookingSerializer)
     def get(self, request, booking_id):
-        return Response(BookingSerializer(get_object_or_404(_bookings_of(request.user), pk=booking_id)).data)
+        return Response(
+            BookingSerializer(get_object_or_404(_bookings_of(request.user), pk=booking_id)).data
+        )
 
 
 class BookingCancelView(APIView):

@@ -66,7 +66,9 @@ def create_hold(user_id: int, event_id: int, seat_ids=None, quantity=None) -> Cr
     check_can_hold(rules, quantity)
 
     result = _attempt(rules, str(user_id), seat_ids, quantity)
-    if result.status in ("rebuild_sold", "load_seats"):
+    for _ in range(3):  # each repair fixes one missing set; then the hold runs for real
+        if result.status not in ("rebuild_sold", "load_seats"):
+            break
         _repair(rules, result.status)
         result = _attempt(rules, str(user_id), seat_ids, quantity)
 

@@ -68,7 +68,9 @@ def _ticket_lines(hold, rules) -> tuple[list[TicketLine], Decimal, str]:
     return lines, total, currency
 
 
-def register_hold(user_id: int, hold_id: str, idempotency_key: str, trace_id: str = "") -> Registration:
+def register_hold(
+    user_id: int, hold_id: str, idempotency_key: str, trace_id: str = ""
+) -> Registration:
     """Accept a registration for a buyer's hold and run it (simple) or queue it (queued)."""
     fingerprint = request_fingerprint(hold_id)
     replay = _replay(user_id, idempotency_key, fingerprint)

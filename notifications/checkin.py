@@ -1,0 +1,124 @@
+"""Check-in at the door: a scanned ticket code is admitted exactly once.
+
+The code's HMAC is checked before any query, so forged or mistyped codes cost no database
+work. Admission is one conditional ``UPDATE ... WHERE status = 'valid'``: PostgreSQL lets one
+concurrent scan change the row; the others re-read it after the winner commits and update
+nothing, so they answer 409.
+"""
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from registration_worker.models import Ticket
+from shared.enums import TicketStatus
+from shared.exceptions import Conflict, NotFound, TicketingError
+from shared.ticket_codes import InvalidTicketCode, verify_code
+from ticketing.models import Event
+
+
+class InvalidTicketCodeError(TicketingError):
+    """400: the code is malformed, truncated or not signed by us."""
+
+    http_status = 400
+    code = "invalid_ticket_code"
+
+
+class CheckInNotAllowed(TicketingError):
+    """403: the scanning user may not check in tickets of this event."""
+
+    http_status = 403
+    code = "permission_denied"
+
+
+class TicketAlreadyUsed(Conflict):
+    """409: the ticket was checked in before; ``details`` says when."""
+
+    code = "ticket_already_used"
+
+
+class TicketNotValid(TicketingError):
+    """410: the ticket (or its event) was cancelled."""
+
+    http_status = 410
+    code = "ticket_cancelled"
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    ticket: Ticket
+    checked_in_at: datetime
+
+
+def _local_time(moment: datetime | None, event: Event) -> str:
+    if moment is None:
+        return "an unknown time"
+    time_zone = event.venue.time_zone
+    local = moment.astimezone(zoneinfo.ZoneInfo(time_zone))
+    return f"{local:%Y-%m-%d %H:%M:%S} ({time_zone})"
+
+
+def check_code(code) -> tuple[str, int]:
+    """Normalize and verify a scanned code without the database; return (code, event id)."""
+    if not isinstance(code, str):
+        raise InvalidTicketCodeError("The ticket code must be a string.")
+    normalized = code.strip().upper()
+    try:
+        verified = verify_code(normalized)
+    except InvalidTicketCode as exc:
+        raise InvalidTicketCodeError(str(exc)) from exc
+    return normalized, verified.event_id
+
+
+def can_check_in(user, event: Event) -> bool:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_staff or user.is_superuser or event.organizer_id == user.pk
+
+
+def access_event_for_check_in(user, event_id: int) -> Event:
+    """The event, if ``user`` may admit people to it (its organizer, staff, superusers)."""
+    event = Event.objects.select_related("venue").filter(pk=event_id).first()
+    if event is None or not can_check_in(user, event):
+        # A validly signed code of an unknown event means the row is gone; either way the
+        # scanner learns nothing about events it does not run.
+        raise CheckInNotAllowed("You may not check in tickets for this event.")
+    return event
+
+
+def check_in_ticket(code, by_user) -> CheckIn:
+    """Admit the ticket carrying ``code``, once. Needs no transaction from the caller.
+
+    Raises ``InvalidTicketCodeError`` (400), ``CheckInNotAllowed`` (403), ``NotFound`` (404),
+    ``TicketAlreadyUsed`` (409, with ``checked_in_at``) or ``TicketNotValid`` (410).
+    """
+    code, event_id = check_code(code)
+    event = access_event_for_check_in(by_user, event_id)
+    if event.status == Event.Status.CANCELLED:
+        raise TicketNotValid(
+            "This event was cancelled; its tickets are no longer valid.", code="event_cancelled"
+        )
+
+    admitted = Ticket.objects.filter(
+        code=code, event_id=event.pk, status=TicketStatus.VALID
+    ).update(status=TicketStatus.USED, checked_in_at=timezone.now())
+    ticket = (
+        Ticket.objects.select_related(
+            "booking__buyer", "event__venue", "seat__section", "price_category"
+        )
+        .filter(code=code, event_id=event.pk)
+        .first()
+    )
+    if ticket is None:
+        raise NotFound("No ticket with this code exists.")
+    if admitted:
+        return CheckIn(ticket=ticket, checked_in_at=ticket.checked_in_at)
+    if ticket.status == TicketStatus.USED:
+        first = ticket.checked_in_at
+        raise TicketAlreadyUsed(
+            f"This ticket was already checked in at {_local_time(first, event)}.",
+            details={"checked_in_at": first.isoformat() if first else None},
+        )
+    raise TicketNotValid("This ticket was cancelled and does not admit anyone.")

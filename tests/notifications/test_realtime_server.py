@@ -1,0 +1,103 @@
+"""WebSockets through a real uvicorn process and a real client (what a browser goes through)."""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from shared.realtime import current_sequence, publish_seat_changes
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the server process must see the rows
+
+ORIGIN = "http://localhost:8000"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """``uvicorn ticketing.asgi:application`` on a spare port, using the test database."""
+    port = free_port()
+    db = connection.settings_dict
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
+        f"/{db['NAME']}",
+        "CHANNEL_LAYER_REDIS_URL": settings.CHANNEL_LAYER_REDIS_URL,
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "ticketing.asgi:application",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            break
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            pytest.fail(f"uvicorn did not start: {server.stdout.read().decode()}")
+        time.sleep(0.1)
+    yield f"ws://127.0.0.1:{port}"
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def test_anonymous_clients_see_close_code_4401_on_my_bookings(asgi_server):
+    with (
+        connect(f"{asgi_server}/ws/me/", origin=ORIGIN, open_timeout=5) as ws,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        ws.recv(timeout=5)
+    assert closed.value.rcvd.code == 4401
+
+
+def test_a_real_client_gets_the_snapshot_and_a_delta(asgi_server, make_user, make_event):
+    event = make_event(make_user(), rows=1, seats_per_row=4)
+    seat_ids = list(event.seat_map.seats.order_by("id").values_list("id", flat=True))
+    start = current_sequence(event.id)
+
+    with connect(f"{asgi_server}/ws/events/{event.id}/", origin=ORIGIN, open_timeout=5) as ws:
+        snapshot = json.loads(ws.recv(timeout=5))
+        assert snapshot["type"] == "snapshot"
+        assert snapshot["seq"] == start
+
+        publish_seat_changes(event.id, seat_ids[:2], "held")
+
+        assert json.loads(ws.recv(timeout=5)) == {
+            "type": "deltas",
+            "changes": [{"seq": start + 1, "seats": seat_ids[:2], "status": "held"}],
+        }

@@ -1,0 +1,1 @@
+"""Keycloak login: bearer-token API authentication, OIDC browser login and role sync."""
