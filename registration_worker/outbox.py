@@ -14,15 +14,21 @@ from django.utils import timezone
 from registration_worker.models import OutboxMessage
 from shared import realtime
 from shared.messaging import (
+    COMMAND_ROUTES,
     NOTIFICATIONS_QUEUE,
     NOTIFY_BOOKING_TASK,
     TOPIC_BOOKING_CANCELLED,
     TOPIC_BOOKING_CONFIRMED,
+    TOPIC_CHARGE_BOOKING,
 )
 
 log = logging.getLogger(__name__)
 
-_SEAT_STATUS_BY_TOPIC = {TOPIC_BOOKING_CONFIRMED: "sold", TOPIC_BOOKING_CANCELLED: "available"}
+_SEAT_STATUS_BY_TOPIC = {
+    TOPIC_BOOKING_CONFIRMED: "sold",
+    TOPIC_CHARGE_BOOKING: "sold",  # the tickets exist while the payment runs
+    TOPIC_BOOKING_CANCELLED: "available",
+}
 
 
 def relay_after_commit(message_id: int) -> None:
@@ -41,11 +47,15 @@ def _dispatch(message: OutboxMessage) -> None:
     from celery import current_app as app
 
     payload = message.payload
-    app.send_task(
-        NOTIFY_BOOKING_TASK,
-        kwargs={"topic": message.topic, "payload": payload, "message_id": message.pk},
-        queue=NOTIFICATIONS_QUEUE,
-    )
+    if message.topic in COMMAND_ROUTES:
+        task, queue = COMMAND_ROUTES[message.topic]
+        app.send_task(task, kwargs={"command": payload["command"]}, queue=queue)
+    else:
+        app.send_task(
+            NOTIFY_BOOKING_TASK,
+            kwargs={"topic": message.topic, "payload": payload, "message_id": message.pk},
+            queue=NOTIFICATIONS_QUEUE,
+        )
     seat_status = _SEAT_STATUS_BY_TOPIC.get(message.topic)
     if seat_status and payload["seat_ids"]:
         realtime.publish_seat_changes(payload["event_id"], payload["seat_ids"], seat_status)

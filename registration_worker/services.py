@@ -24,13 +24,14 @@ from django.utils import timezone
 from registration_worker.models import Booking, OutboxMessage, Ticket
 from registration_worker.outbox import relay_after_commit
 from shared import realtime
-from shared.contracts import ProcessBookingCommand
+from shared.contracts import ChargeBooking, ProcessBookingCommand
 from shared.enums import BookingSource, BookingStatus, FailureReason, TicketStatus
 from shared.locks import Hold, seat_locks
 from shared.messaging import (
     TOPIC_BOOKING_CANCELLED,
     TOPIC_BOOKING_CONFIRMED,
     TOPIC_BOOKING_FAILED,
+    TOPIC_CHARGE_BOOKING,
 )
 from shared.ticket_codes import issue_code
 
@@ -68,11 +69,16 @@ def booking_event_payload(booking: Booking, seat_ids=()) -> dict:
     }
 
 
-def _record(topic: str, booking: Booking, seat_ids=()) -> OutboxMessage:
-    """Write an outbox row; the caller must be inside the transaction that changed ``booking``."""
-    message = OutboxMessage.objects.create(
-        topic=topic, payload=booking_event_payload(booking, seat_ids)
-    )
+def _record(topic: str, booking: Booking, seat_ids=(), command=None) -> OutboxMessage:
+    """Write an outbox row; the caller must be inside the transaction that changed ``booking``.
+
+    ``command`` (a contract's dict) rides along for topics that are commands for another worker
+    (``shared.messaging.COMMAND_ROUTES``).
+    """
+    payload = booking_event_payload(booking, seat_ids)
+    if command is not None:
+        payload["command"] = command
+    message = OutboxMessage.objects.create(topic=topic, payload=payload)
     relay_after_commit(message.pk)
     return message
 
@@ -85,7 +91,7 @@ def process_booking(command: ProcessBookingCommand) -> Booking | None:
         return None
     hold = hold_of(command)
     locks = seat_locks()
-    if booking.status == BookingStatus.CONFIRMED:
+    if booking.status in (BookingStatus.CONFIRMED, BookingStatus.PENDING_PAYMENT):
         # Redelivered after a crash between the commit and the confirm script: finish step 3.
         locks.confirm(hold, force=True)
         return booking
@@ -120,10 +126,13 @@ def process_booking(command: ProcessBookingCommand) -> Booking | None:
                 )
                 for line in command.lines
             )
-            booking.status = BookingStatus.CONFIRMED
-            booking.confirmed_at = timezone.now()
+            paid = command.payment_required  # a paid event: the payments saga confirms it
+            booking.status = BookingStatus.PENDING_PAYMENT if paid else BookingStatus.CONFIRMED
+            booking.confirmed_at = None if paid else timezone.now()
             booking.save(update_fields=["status", "confirmed_at", "updated_at"])
-            _record(TOPIC_BOOKING_CONFIRMED, booking, command.seat_ids)
+            charge = ChargeBooking(str(booking.pk), str(booking.pk), command.trace_id).to_dict()
+            topic = TOPIC_CHARGE_BOOKING if paid else TOPIC_BOOKING_CONFIRMED
+            _record(topic, booking, command.seat_ids, charge if paid else None)
     except IntegrityError:
         log.info("booking %s lost a seat race at the unique index", command.booking_id)
         _resync_sold_seats(command.event_id, command.seat_ids)

@@ -41,9 +41,12 @@ class ProcessBookingCommand:
     lines: tuple[TicketLine, ...]
     ga_capacity: int | None = None
     trace_id: str = ""
-    version: int = field(default=1)
+    # v2: a paid event's booking ends in ``pending_payment`` and starts the payments saga.
+    payment_required: bool = False
+    version: int = field(default=2)
 
-    VERSION = 1
+    VERSION = 2
+    READS = (1, 2)  # a v1 command is a free booking
 
     @property
     def seat_ids(self) -> tuple[int, ...]:
@@ -54,7 +57,34 @@ class ProcessBookingCommand:
 
     @classmethod
     def from_dict(cls, data: dict) -> ProcessBookingCommand:
-        if data.get("version") != cls.VERSION:
+        if data.get("version") not in cls.READS:
             raise ContractVersionError(f"ProcessBookingCommand version {data.get('version')!r}")
         lines = tuple(TicketLine(**line) for line in data["lines"])
-        return cls(**{**data, "lines": lines})
+        return cls(**{**data, "lines": lines, "version": cls.VERSION})
+
+
+@dataclass(frozen=True)
+class ChargeBooking:
+    """Charge a booking awaiting payment (the payments saga's first step).
+
+    Written to the outbox in the transaction that puts the booking in ``pending_payment`` and
+    relayed to the ``payments`` queue. The booking id is the command's idempotency key and the
+    one the bank sees; amount and token are read from the booking's Payment row, so the
+    message carries no card data and cannot disagree with the database.
+    """
+
+    command_id: str
+    booking_id: str
+    trace_id: str = ""
+    version: int = field(default=1)
+
+    VERSION = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ChargeBooking:
+        if data.get("version") != cls.VERSION:
+            raise ContractVersionError(f"ChargeBooking version {data.get('version')!r}")
+        return cls(**data)

@@ -5,6 +5,8 @@ from django.db import models
 
 class BookingStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    # Paid events: tickets written (the seats are kept), the payments saga not settled yet.
+    PENDING_PAYMENT = "pending_payment", "Awaiting payment"
     CONFIRMED = "confirmed", "Confirmed"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
@@ -27,6 +29,7 @@ class RegistrationStatus(models.TextChoices):
 
     QUEUED = "queued", "Queued"
     PROCESSING = "processing", "Processing"
+    PENDING_PAYMENT = "pending_payment", "Awaiting payment"
     CONFIRMED = "confirmed", "Confirmed"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
@@ -37,3 +40,6 @@ class FailureReason(models.TextChoices):
     SEAT_TAKEN = "seat_taken", "A seat was sold to someone else"
     SOLD_OUT = "sold_out", "Not enough tickets left"
     BROKER_UNAVAILABLE = "broker_unavailable", "The queue could not accept the registration"
+    PAYMENT_DECLINED = "payment_declined", "The payment was declined"
+    PAYMENT_TIMEOUT = "payment_timeout", "The payment was not completed in time"
+    EVENT_CANCELLED = "event_cancelled", "The event was cancelled before the payment"

@@ -8,15 +8,23 @@ BOOKINGS_QUEUE = "bookings"
 BOOKINGS_DLX = "bookings.dlx"
 BOOKINGS_DLQ = "bookings.dlq"
 NOTIFICATIONS_QUEUE = "notifications"
+PAYMENTS_QUEUE = "payments"
+PAYMENTS_DLX = "payments.dlx"
+PAYMENTS_DLQ = "payments.dlq"
 
 PROCESS_BOOKING_TASK = "registration_worker.process_booking"
 NOTIFY_BOOKING_TASK = "notifications.handle_booking_event"
+CHARGE_BOOKING_TASK = "payments.charge_booking"
 
 # Outbox topics (BookingConfirmed, ...), relayed to the notifications queue after commit.
 TOPIC_BOOKING_CONFIRMED = "BookingConfirmed"
 TOPIC_BOOKING_FAILED = "BookingFailed"
 TOPIC_BOOKING_CANCELLED = "BookingCancelled"
 TOPIC_SEATS_RELEASED = "SeatsReleased"
+# A command for another worker rather than an event: the relay sends the row's ``command`` to
+# the task and queue named here instead of the notifications queue.
+TOPIC_CHARGE_BOOKING = "ChargeBooking"
+COMMAND_ROUTES = {TOPIC_CHARGE_BOOKING: (CHARGE_BOOKING_TASK, PAYMENTS_QUEUE)}
 
 
 def event_group(event_id: int) -> str:

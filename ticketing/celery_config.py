@@ -8,6 +8,9 @@ from shared.messaging import (
     BOOKINGS_DLX,
     BOOKINGS_QUEUE,
     NOTIFICATIONS_QUEUE,
+    PAYMENTS_DLQ,
+    PAYMENTS_DLX,
+    PAYMENTS_QUEUE,
 )
 
 broker_url = settings.CELERY_BROKER_URL
@@ -46,10 +49,24 @@ task_queues = (
         Exchange(NOTIFICATIONS_QUEUE, type="direct"),
         routing_key=NOTIFICATIONS_QUEUE,
     ),
+    # A topic exchange (not direct) so that the payment task's retries with a countdown use
+    # RabbitMQ's native delayed delivery instead of waiting unacknowledged in the worker.
+    Queue(
+        PAYMENTS_QUEUE,
+        Exchange(PAYMENTS_QUEUE, type="topic"),
+        routing_key=PAYMENTS_QUEUE,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": settings.PAYMENTS_DELIVERY_LIMIT,
+            "x-dead-letter-exchange": PAYMENTS_DLX,
+            "x-dead-letter-routing-key": PAYMENTS_DLQ,
+        },
+    ),
 )
 task_routes = {
     "registration_worker.*": {"queue": BOOKINGS_QUEUE, "routing_key": BOOKINGS_QUEUE},
     "notifications.*": {"queue": NOTIFICATIONS_QUEUE, "routing_key": NOTIFICATIONS_QUEUE},
+    "payments.*": {"queue": PAYMENTS_QUEUE, "routing_key": PAYMENTS_QUEUE},
 }
 
 beat_schedule = {
@@ -59,5 +76,7 @@ beat_schedule = {
         "schedule": 15.0,
     },
     "reconcile-sold-seats": {"task": "registration_worker.reconcile_sold_seats", "schedule": 60.0},
+    # Compensate bookings unpaid after their deadline, refund charges that outlived a booking.
+    "sweep-payments": {"task": "payments.sweep_payments", "schedule": 10.0},
 }
 beat_schedule_filename = str(settings.BASE_DIR / "var" / "celerybeat-schedule")

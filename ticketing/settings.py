@@ -47,7 +47,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ticketing.middleware.CachedAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -146,6 +146,17 @@ AUTHENTICATION_BACKENDS = [
     *(["ticketing.auth.oidc.KeycloakOIDCBackend"] if KEYCLOAK_ENABLED else []),
     "django.contrib.auth.backends.ModelBackend",
 ]
+# When the servers reach Keycloak at another address than browsers do (Docker: keycloak:8180
+# inside, localhost:8180 outside), server-to-server calls go to KEYCLOAK_INTERNAL_URL; tokens
+# still carry the public issuer (Keycloak's KC_HOSTNAME).
+KEYCLOAK_INTERNAL_URL = env("KEYCLOAK_INTERNAL_URL", default="")
+if KEYCLOAK_INTERNAL_URL:
+    _OIDC_BACK = (
+        f"{KEYCLOAK_INTERNAL_URL.rstrip('/')}/realms/{KEYCLOAK_REALM}/protocol/openid-connect"
+    )
+    OIDC_OP_TOKEN_ENDPOINT = f"{_OIDC_BACK}/token"
+    OIDC_OP_USER_ENDPOINT = f"{_OIDC_BACK}/userinfo"
+    OIDC_OP_JWKS_ENDPOINT = f"{_OIDC_BACK}/certs"
 # API bearer tokens are validated locally against the realm's JWKS (ticketing/auth/tokens.py).
 KEYCLOAK_JWKS_URL = env("KEYCLOAK_JWKS_URL", default=OIDC_OP_JWKS_ENDPOINT)
 KEYCLOAK_JWT_LEEWAY_SECONDS = env.int("KEYCLOAK_JWT_LEEWAY_SECONDS", default=30)
@@ -205,6 +216,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "weasyprint": {"level": "WARNING"},
+        # 409 and 422 are everyday answers in a flash sale, not warnings.
+        "django.request": {"level": "ERROR"},
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# Sessions live in the Redis cache (backed by the database) so browser requests on the hold
+# path do not read the session table.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

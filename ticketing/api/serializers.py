@@ -9,6 +9,11 @@ from ticketing.models import Event
 MAX_SEATS_IN_REQUEST = 100
 
 
+class BestAvailableSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_SEATS_IN_REQUEST)
+    category = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+
 class HoldRequestSerializer(serializers.Serializer):
     seats = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
@@ -17,10 +22,13 @@ class HoldRequestSerializer(serializers.Serializer):
         max_length=MAX_SEATS_IN_REQUEST,
     )
     quantity = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SEATS_IN_REQUEST)
+    best_available = BestAvailableSerializer(required=False)
 
     def validate(self, attrs):
-        if ("seats" in attrs) == ("quantity" in attrs):
-            raise serializers.ValidationError("Give either 'seats' or 'quantity'.")
+        if sum(key in attrs for key in ("seats", "quantity", "best_available")) != 1:
+            raise serializers.ValidationError(
+                "Give exactly one of 'seats', 'quantity' or 'best_available'."
+            )
         return attrs
 
 

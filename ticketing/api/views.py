@@ -25,6 +25,7 @@ from ticketing.api.serializers import (
 from ticketing.api.throttles import HoldRateThrottle, RegistrationRateThrottle
 from ticketing.models import Event
 from ticketing.selectors import general_admission_availability, seat_pricing, seat_statuses
+from ticketing.services.best_available import hold_best_available
 from ticketing.services.event_rules import get_event_rules
 from ticketing.services.holds import create_hold, release_hold
 from ticketing.services.registrations import register_hold
@@ -111,11 +112,20 @@ class HoldCreateView(APIView):
 
     @extend_schema(
         request=HoldRequestSerializer,
-        responses={201: HoldSerializer, 409: OpenApiResponse(description="Seats taken")},
+        responses={
+            201: HoldSerializer,
+            409: OpenApiResponse(description="Seats taken, or no adjacent seats (best available)"),
+        },
     )
     def post(self, request, event_id):
         body = HoldRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        best = body.validated_data.get("best_available")
+        if best is not None:
+            hold = hold_best_available(
+                request.user.pk, event_id, best["quantity"], best.get("category")
+            )
+            return Response(HoldSerializer(hold).data, status=status.HTTP_201_CREATED)
         hold = create_hold(
             request.user.pk,
             event_id,
