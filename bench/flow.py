@@ -15,7 +15,7 @@ def percentile(values, q):
     if not values:
         return float("nan")
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
 
 
 async def _buyer(client, event_id, hot_seats, session, rng, out):

@@ -35,11 +35,23 @@ def run_wrk(base_url: str, connections: int, seconds: int, think_ms: int = 0) ->
     started = time.monotonic()
     out = subprocess.run(
         [
-            "wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-            "-s", str(ROOT / "bench" / "hold.lua"), base_url,
-        ],  # fmt: skip
-        capture_output=True, text=True, env=env, check=True,
-    )  # fmt: skip
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "hold.lua"),
+            base_url,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     figures = {}

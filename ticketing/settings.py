@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "shared",
     "seatmaps",
     "registration_worker",
+    "payments",
     "ticketing",
     "notifications",
 ]
@@ -114,6 +115,17 @@ CELERY_BROKER_URL = env(
     "CELERY_BROKER_URL", default="amqp://ticketing:ticketing@127.0.0.1:5672/ticketing"
 )
 BOOKINGS_DELIVERY_LIMIT = env.int("BOOKINGS_DELIVERY_LIMIT", default=10)
+PAYMENTS_DELIVERY_LIMIT = env.int("PAYMENTS_DELIVERY_LIMIT", default=10)
+
+# --- Payments (payments/): the provider, its timeouts and the platform's commission ----------
+PAYMENT_PROVIDER = env(
+    "PAYMENT_PROVIDER", default="payments.providers.bank_simulator.BankSimulatorProvider"
+)
+PAYMENT_PROVIDER_URL = env("PAYMENT_PROVIDER_URL", default="http://127.0.0.1:8200")
+PAYMENT_PROVIDER_TIMEOUT = env.float("PAYMENT_PROVIDER_TIMEOUT", default=5.0)
+PAYMENT_RETRY_BACKOFF_MAX = env.int("PAYMENT_RETRY_BACKOFF_MAX", default=60)
+PAYMENT_COMMISSION_PERCENT = env.str("PAYMENT_COMMISSION_PERCENT", default="5.00")
+PAYMENT_COMMISSION_FIXED_FEE = env.str("PAYMENT_COMMISSION_FIXED_FEE", default="0.50")
 
 # --- Mail ----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025")
