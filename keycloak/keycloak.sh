@@ -113,13 +113,14 @@ start() {
       fail "port $KC_PORT is taken by something that does not serve realm $KC_REALM"
     fi
     prepare_realm
+    echo "keycloak.sh: Keycloak $KEYCLOAK_VERSION on the JDK in $java_home" >"$LOG"
     # setsid: Keycloak gets its own process group, so `stop` ends kc.sh and its JVM together.
     JAVA_HOME="$java_home" PATH="$java_home/bin:$PATH" \
       KC_BOOTSTRAP_ADMIN_USERNAME="${KEYCLOAK_ADMIN_USER:-admin}" \
       KC_BOOTSTRAP_ADMIN_PASSWORD="${KEYCLOAK_ADMIN_PASSWORD:-admin}" \
       JAVA_OPTS_KC_HEAP="${JAVA_OPTS_KC_HEAP:--Xms64m -Xmx1024m}" \
       setsid "$DIST/bin/kc.sh" start-dev --http-port "$KC_PORT" --import-realm \
-      </dev/null >"$LOG" 2>&1 &
+      </dev/null >>"$LOG" 2>&1 &
     pid=$!
     echo "$pid" >"$PIDFILE"
   fi

@@ -66,6 +66,20 @@ class Event(models.Model):
     )
     hold_ttl_seconds = models.PositiveIntegerField(default=600, validators=[MinValueValidator(10)])
     max_seats_per_order = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
+    # Payments (payments/): a paid event's bookings wait in pending_payment until charged.
+    requires_payment = models.BooleanField(
+        default=False, help_text="Buyers pay through the payment provider when they register."
+    )
+    payment_deadline_minutes = models.PositiveIntegerField(
+        default=15,
+        validators=[MinValueValidator(1)],
+        help_text="A booking still unpaid this long after registering is cancelled.",
+    )
+    refund_deadline = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Buyers may cancel with a refund until then (empty: until the event starts).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -179,9 +179,9 @@ OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the Keycloak logout
 OIDC_OP_LOGOUT_URL_METHOD = "ticketing.auth.oidc.keycloak_logout_url"
 OIDC_CREATE_USER = True
 LOGIN_URL = "oidc_authentication_init" if KEYCLOAK_ENABLED else "admin:login"
-LOGIN_REDIRECT_URL = env("LOGIN_REDIRECT_URL", default="/")
+LOGIN_REDIRECT_URL = env("LOGIN_REDIRECT_URL", default="/events/")
 LOGIN_REDIRECT_URL_FAILURE = env("LOGIN_REDIRECT_URL_FAILURE", default="/admin/login/")
-LOGOUT_REDIRECT_URL = env("LOGOUT_REDIRECT_URL", default="/")
+LOGOUT_REDIRECT_URL = env("LOGOUT_REDIRECT_URL", default="/events/")
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

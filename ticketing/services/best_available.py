@@ -18,6 +18,7 @@ Rules, in order:
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import threading
@@ -94,7 +95,7 @@ def build_rows(pricing: SeatPricing, section_ranks: dict[str, int]) -> list[Row]
         gaps = [
             math.dist((a["x"], a["y"]), (b["x"], b["y"]))
             for seats in section_rows
-            for a, b in zip(seats, seats[1:], strict=False)
+            for a, b in itertools.pairwise(seats)
         ]
         spacing = statistics.median(gaps) if gaps else 0.0
         ys = [s["y"] for seats in section_rows for s in seats]
@@ -204,4 +205,3 @@ def hold_best_available(
         details={"quantity": quantity, "category": category},
         code="no_adjacent_seats",
     )
-

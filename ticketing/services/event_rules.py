@@ -34,6 +34,7 @@ class EventRules:
     capacity: int | None  # general admission only
     currency: str
     version: str
+    requires_payment: bool = False
 
     @property
     def is_general_admission(self) -> bool:
@@ -66,6 +67,7 @@ def _rules_from_event(event) -> EventRules:
         capacity=event.capacity if event.seat_map_id is None else None,
         currency=categories[0].currency if categories else "EUR",
         version=f"{int(timezone.now().timestamp())}-{secrets.token_hex(4)}",
+        requires_payment=event.requires_payment,
     )
 
 
