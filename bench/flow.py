@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 
-from bench.setup import CSRF
+from bench import CSRF
 
 
 def percentile(values, q):

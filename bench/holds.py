@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.setup import CSRF
+from bench import CSRF
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ROOT / "var" / "bench" / "targets.lua"

@@ -14,8 +14,6 @@ from seatmaps.services import create_procedural_map
 from ticketing.models import Event, PriceCategory, Venue
 from ticketing.services.event_rules import publish_event_rules
 
-CSRF = "b" * 32
-
 
 def create_event(seats: int, mode: str = "queued", hold_ttl: int = 600) -> Event:
     """A fresh on-sale event with ``seats`` seats in rows of 50."""

@@ -26,10 +26,13 @@ Redis answers NOSCRIPT (after a restart or ``SCRIPT FLUSH``).
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
+
+from shared.redis_clients import redis_client
 
 SENTINEL = "-"
 
@@ -444,6 +447,7 @@ class SeatLocks:
 
 
 _default: SeatLocks | None = None
+_default_lock = threading.Lock()
 
 
 def seat_locks() -> SeatLocks:
@@ -452,8 +456,7 @@ def seat_locks() -> SeatLocks:
     if _default is None:
         from django.conf import settings
 
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
-        )
-        _default = SeatLocks(client)
+        with _default_lock:
+            if _default is None:
+                _default = SeatLocks(redis_client(settings.REDIS_URL))
     return _default

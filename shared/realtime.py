@@ -16,22 +16,16 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from shared.messaging import event_group, user_group
+from shared.redis_clients import redis_client
 
 log = logging.getLogger(__name__)
 
 SEAT_DELTA = "seat.delta"
 BOOKING_UPDATE = "booking.update"
 
-_sequence_client: redis.Redis | None = None
-
 
 def _sequences() -> redis.Redis:
-    global _sequence_client
-    if _sequence_client is None:
-        _sequence_client = redis.Redis.from_url(
-            settings.CHANNEL_LAYER_REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-        )
-    return _sequence_client
+    return redis_client(settings.CHANNEL_LAYER_REDIS_URL)
 
 
 def sequence_key(event_id: int) -> str:

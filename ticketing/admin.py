@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.db import transaction
 
+from payments.admin import BOOKING_INLINES, EventPayoutColumns
 from registration_worker.models import Booking, Ticket
 from ticketing.models import Event, PriceCategory, Venue
 from ticketing.services import events as event_services
@@ -28,7 +29,7 @@ class PriceCategoryInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
     list_display = ["title", "venue", "starts_at", "status", "registration_mode", "organizer"]
     list_filter = ["status", "registration_mode"]
     search_fields = ["title", "slug"]
@@ -107,7 +108,7 @@ class BookingAdmin(ReadOnlyAdmin):
     list_filter = ["status", "source"]
     search_fields = ["reference", "buyer__email", "buyer__username"]
     list_select_related = ["event", "buyer"]
-    inlines = [TicketInline]
+    inlines = [TicketInline, *BOOKING_INLINES]
 
     def get_queryset(self, request):
         return _own_events(request, super().get_queryset(request), "event__organizer")

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/me/", MeView.as_view(), name="me"),
+    path("events/", include("ticketing.pages.urls")),
     path("api/v1/", include("ticketing.api.urls")),
     path("api/v1/", include("notifications.urls")),
 ]

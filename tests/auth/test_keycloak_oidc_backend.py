@@ -86,7 +86,8 @@ def test_logout_url_ends_the_keycloak_session(settings):
 
 
 def test_logout_url_without_an_id_token_stays_local():
-    assert keycloak_logout_url(_request_with_session()) == "http://testserver/"
+    expected = f"http://testserver{settings.LOGOUT_REDIRECT_URL}"
+    assert keycloak_logout_url(_request_with_session()) == expected
 
 
 @pytest.mark.django_db

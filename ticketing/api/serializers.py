@@ -42,6 +42,8 @@ class HoldSerializer(serializers.Serializer):
 
 class RegistrationRequestSerializer(serializers.Serializer):
     hold = serializers.CharField(max_length=64)
+    # Paid events: a token the buyer's client got from the payment provider (never card data).
+    payment_token = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -117,6 +119,8 @@ def registration_status(booking: Booking) -> str:
         return RegistrationStatus.QUEUED
     if booking.status == BookingStatus.CONFIRMED:
         return RegistrationStatus.CONFIRMED
+    if booking.status == BookingStatus.PENDING_PAYMENT:
+        return RegistrationStatus.PENDING_PAYMENT
     if booking.status == BookingStatus.CANCELLED:
         return RegistrationStatus.CANCELLED
     return RegistrationStatus.FAILED
@@ -131,7 +135,11 @@ class RegistrationStatusSerializer(serializers.Serializer):
     @staticmethod
     def from_booking(booking: Booking) -> dict:
         status = registration_status(booking)
-        show = status in (RegistrationStatus.CONFIRMED, RegistrationStatus.CANCELLED)
+        show = status in (
+            RegistrationStatus.CONFIRMED,
+            RegistrationStatus.PENDING_PAYMENT,
+            RegistrationStatus.CANCELLED,
+        )
         return RegistrationStatusSerializer(
             {
                 "tracking_id": booking.tracking_id,

@@ -6,18 +6,14 @@ request); on the hold path one pipelined INCR per request is enough: a fixed win
 
 import time
 
-import redis
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-_client: redis.Redis | None = None
+from shared.redis_clients import redis_client
 
 
-def _redis() -> redis.Redis:
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(settings.CACHE_URL, socket_timeout=2)
-    return _client
+def _redis():
+    return redis_client(settings.CACHE_URL)
 
 
 class BuyerWindowThrottle(SimpleRateThrottle):

@@ -10,8 +10,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from payments.services import refund_and_cancel_booking
 from registration_worker.models import Booking, Ticket
-from registration_worker.services import cancel_booking
 from shared.enums import BookingStatus, FailureReason
 from shared.exceptions import BusinessRuleViolation
 from ticketing.api.serializers import (
@@ -155,7 +155,8 @@ def _registration_response(request, booking: Booking) -> Response:
             status=status.HTTP_202_ACCEPTED,
         )
     booking = _bookings_of(request.user).get(pk=booking.pk)
-    if booking.status == BookingStatus.CONFIRMED:
+    # A paid event's booking is 201 in ``pending_payment``: the payment is charged after.
+    if booking.status in (BookingStatus.CONFIRMED, BookingStatus.PENDING_PAYMENT):
         return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
     raise BusinessRuleViolation(
         FailureReason(booking.failure_reason).label
@@ -176,8 +177,13 @@ class RegistrationCreateView(APIView):
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)
         ],
         responses={
-            201: BookingSerializer,
+            201: OpenApiResponse(
+                BookingSerializer,
+                description="Simple flow: the booking, confirmed; for a paid event it is "
+                "pending_payment until the payment worker charged the payment_token.",
+            ),
             202: OpenApiResponse(description="Queued: tracking_id and status_url"),
+            422: OpenApiResponse(description="payment_token_required for a paid event, ..."),
         },
     )
     def post(self, request):
@@ -189,7 +195,11 @@ class RegistrationCreateView(APIView):
         body = RegistrationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         registration = register_hold(
-            request.user.pk, body.validated_data["hold"], key, request.headers.get("X-Trace-Id", "")
+            request.user.pk,
+            body.validated_data["hold"],
+            key,
+            request.headers.get("X-Trace-Id", ""),
+            payment_token=body.validated_data.get("payment_token", ""),
         )
         return _registration_response(request, registration.booking)
 
@@ -233,7 +243,14 @@ class BookingDetailView(APIView):
 class BookingCancelView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=BookingSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: BookingSerializer,
+            422: OpenApiResponse(description="not_cancellable, refund_deadline_passed"),
+            503: OpenApiResponse(description="The payment provider did not confirm the refund"),
+        },
+    )
     def post(self, request, booking_id):
         booking = get_object_or_404(_bookings_of(request.user), pk=booking_id)
         if booking.status != BookingStatus.CONFIRMED:
@@ -241,5 +258,5 @@ class BookingCancelView(APIView):
                 f"Only confirmed bookings can be cancelled; this one is {booking.status}.",
                 code="not_cancellable",
             )
-        cancel_booking(booking.pk)
+        refund_and_cancel_booking(booking.pk)  # paid: refunded first, until the deadline
         return Response(BookingSerializer(_bookings_of(request.user).get(pk=booking.pk)).data)

@@ -12,7 +12,7 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from django.conf import settings
 from django.utils import timezone
@@ -49,6 +49,7 @@ class EventRules:
         )
 
 
+_FIELDS = {f.name for f in fields(EventRules)}
 _local: dict[int, tuple[float, EventRules]] = {}
 _local_lock = threading.Lock()
 
@@ -101,9 +102,11 @@ def get_event_rules(event_id: int) -> EventRules:
     if cached and cached[0] > now:
         return cached[1]
     raw = seat_locks().redis.get(rules_key(event_id))
-    if raw is not None:
-        rules = EventRules(**json.loads(raw))
+    data = json.loads(raw) if raw is not None else None
+    if data is not None and set(data) == _FIELDS:
+        rules = EventRules(**data)
     else:
+        # Missing, or written by a process with another version of EventRules: rebuild.
         from ticketing.models import Event
 
         event = Event.objects.filter(pk=event_id).first()

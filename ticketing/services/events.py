@@ -2,8 +2,8 @@
 
 from django.db import transaction
 
+from payments.services import refund_and_cancel_booking
 from registration_worker.models import Booking
-from registration_worker.services import cancel_booking
 from shared.enums import BookingStatus
 from ticketing.models import Event
 from ticketing.services.event_rules import publish_event_rules
@@ -27,13 +27,17 @@ def close_sales(event: Event) -> None:
 
 
 def cancel_event(event: Event) -> int:
-    """Stop sales and cancel every confirmed booking (each buyer is told through the outbox)."""
+    """Stop sales and cancel every confirmed booking (each buyer is told through the outbox).
+
+    Paid bookings are refunded first; if the payment provider is down this raises
+    DependencyUnavailable part-way and running it again finishes the job.
+    """
     with transaction.atomic():
         _set_status(event, Event.Status.CANCELLED)
     cancelled = 0
     for booking_id in Booking.objects.filter(
         event=event, status=BookingStatus.CONFIRMED
     ).values_list("pk", flat=True):
-        cancel_booking(booking_id)
+        refund_and_cancel_booking(booking_id, check_deadline=False)
         cancelled += 1
     return cancelled

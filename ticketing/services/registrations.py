@@ -14,6 +14,7 @@ from decimal import Decimal
 from celery import current_app
 from django.db import IntegrityError, transaction
 
+from payments import services as payments
 from registration_worker.models import Booking
 from registration_worker.services import fail_booking, process_booking
 from shared.contracts import ProcessBookingCommand, TicketLine
@@ -69,9 +70,12 @@ def _ticket_lines(hold, rules) -> tuple[list[TicketLine], Decimal, str]:
 
 
 def register_hold(
-    user_id: int, hold_id: str, idempotency_key: str, trace_id: str = ""
+    user_id: int, hold_id: str, idempotency_key: str, trace_id: str = "", payment_token: str = ""
 ) -> Registration:
-    """Accept a registration for a buyer's hold and run it (simple) or queue it (queued)."""
+    """Accept a registration for a buyer's hold and run it (simple) or queue it (queued).
+
+    A paid event's registration ends in ``pending_payment`` and the payments saga takes over.
+    """
     fingerprint = request_fingerprint(hold_id)
     replay = _replay(user_id, idempotency_key, fingerprint)
     if replay is not None:
@@ -80,6 +84,7 @@ def register_hold(
     hold = access_hold(user_id, hold_id)
     rules = get_event_rules(hold.event_id)
     lines, total, currency = _ticket_lines(hold, rules)
+    paid = payments.check_payment_token(rules.requires_payment, total, payment_token)
     queued = rules.registration_mode == "queued"
     try:
         with transaction.atomic():
@@ -93,6 +98,8 @@ def register_hold(
                 total=total,
                 currency=currency,
             )
+            if paid:
+                payments.open_payment(booking, payment_token)
     except IntegrityError:
         # The same key raced us; answer as a replay would.
         return _replay(user_id, idempotency_key, fingerprint)
@@ -107,6 +114,7 @@ def register_hold(
         lines=tuple(lines),
         ga_capacity=rules.capacity,
         trace_id=trace_id or uuid.uuid4().hex,
+        payment_required=paid,
     )
     if not queued:
         return Registration(process_booking(command), replayed=False)

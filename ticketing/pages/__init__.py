@@ -1,0 +1,1 @@
+"""The buyer's HTML pages: the event list and the event page with its interactive seat map."""

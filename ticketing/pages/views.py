@@ -1,0 +1,120 @@
+"""The buyer pages: translate the request, read through selectors, render a template."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.db.models import Max, Min
+from django.http import Http404
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from shared.realtime import current_sequence
+from ticketing.models import Event
+from ticketing.pages.seat_map import category_css, event_map, safe_color
+from ticketing.selectors import general_admission_availability, seat_pricing, seat_statuses
+from ticketing.services.event_rules import get_event_rules
+
+PUBLIC_STATUSES = [Event.Status.ON_SALE, Event.Status.CLOSED, Event.Status.CANCELLED]
+
+
+def access_event_page(user, event_id: int) -> Event:
+    """The event if ``user`` may see its page: published ones for everyone, drafts for their
+    organizer and staff (a preview); raises Http404 otherwise."""
+    event = (
+        Event.objects.select_related("venue", "seat_map")
+        .defer("seat_map__source")
+        .filter(pk=event_id)
+        .first()
+    )
+    if event is None:
+        raise Http404("No such event.")
+    if event.status == Event.Status.DRAFT and not (
+        user.is_authenticated and (user.is_staff or event.organizer_id == user.pk)
+    ):
+        raise Http404("No such event.")
+    return event
+
+
+def event_list(request):
+    events = (
+        Event.objects.filter(status__in=PUBLIC_STATUSES)
+        .select_related("venue")
+        .annotate(min_price=Min("price_categories__price"), max_price=Max("price_categories__price"))
+        .order_by("starts_at")
+    )
+    return render(request, "ticketing/event_list.html", {"events": events})
+
+
+def _login_url(request) -> str:
+    return f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.get_full_path()})}"
+
+
+@ensure_csrf_cookie
+def event_detail(request, event_id: int):
+    event = access_event_page(request.user, event_id)
+    rules = get_event_rules(event.pk)
+    pricing = seat_pricing(event.pk)
+    categories = [
+        {
+            "id": c.id,
+            "name": c.name,
+            "price": c.price,
+            "currency": c.currency,
+            "color": safe_color(c.color),
+        }
+        for c in pricing.categories.values()
+    ]
+    config = {
+        "event": {
+            "id": event.pk,
+            "title": event.title,
+            "mode": rules.registration_mode,
+            "generalAdmission": rules.is_general_admission,
+            "maxSeats": rules.max_seats_per_order,
+            "holdTtl": rules.hold_ttl_seconds,
+            "salesOpen": rules.sales_open(),
+            "status": event.status,
+        },
+        "categories": categories,
+        "user": {
+            "authenticated": request.user.is_authenticated,
+            "id": request.user.pk if request.user.is_authenticated else None,
+        },
+        "loginUrl": _login_url(request),
+        "serverTime": int(time.time() * 1000),
+        "api": {
+            "holds": reverse("hold-create", args=[event.pk]),
+            "hold": reverse("hold-detail", args=["HOLD"]),
+            "registrations": reverse("registration-create"),
+            "ticketsPdf": reverse(
+                "booking-tickets-pdf", args=["00000000-0000-0000-0000-000000000000"]
+            ),
+        },
+        "ws": {"event": f"/ws/events/{event.pk}/", "me": "/ws/me/"},
+    }
+    context = {
+        "event": event,
+        "categories": categories,
+        "config": config,
+        "quantities": range(1, rules.max_seats_per_order + 1),
+    }
+    if rules.is_general_admission:
+        config["availability"] = general_admission_availability(event.pk)
+        context["availability"] = config["availability"]
+        context["category_css"] = category_css(pricing.categories.values())
+    else:
+        page_map = event_map(event)
+        seq = current_sequence(event.pk)  # before the statuses, as the WebSocket snapshot does
+        config["initial"] = {"seq": seq, **seat_statuses(event.pk)}
+        context.update(
+            svg=page_map.svg,
+            geometry_script=page_map.geometry_script,
+            category_css=page_map.css,
+            seat_count=page_map.seat_count,
+            map_ratio=f"{event.seat_map.width or 4:g} / {event.seat_map.height or 3:g}",
+        )
+    return render(request, "ticketing/event_detail.html", context)
