@@ -4,8 +4,8 @@ Starts nothing itself: run `make run` in another terminal first. Prints key=valu
 """
 
 import argparse
-import asyncio
 import importlib
+import logging
 import os
 import sys
 
@@ -34,6 +34,7 @@ def main(argv=None):
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
     django.setup()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     from bench import flow, holds, setup
     from registration_worker.selectors import double_sold_seats
 
@@ -68,7 +69,7 @@ def main(argv=None):
         event = setup.create_event(args.seats, mode="queued")
         events.append(event)
         seats = list(event.seat_map.seats.order_by("id").values_list("id", flat=True))
-        figures = asyncio.run(flow.run_flow(args.base_url, event.pk, seats, sessions, args.buyers))
+        figures = flow.run_flow(args.base_url, event.pk, seats, sessions, args.buyers)
         figures["seats_sold_twice"] = len(double_sold_seats(event.pk))
         _print(figures)
 
