@@ -22,7 +22,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from registration_worker.models import Booking, OutboxMessage, Ticket
-from registration_worker.outbox import relay_after_commit
+from registration_worker.outbox import relay_after_commit, skip_commit_flush
 from shared import realtime
 from shared.contracts import ChargeBooking, ProcessBookingCommand
 from shared.enums import BookingSource, BookingStatus, FailureReason, TicketStatus
@@ -98,9 +98,11 @@ def process_booking(command: ProcessBookingCommand) -> Booking | None:
     if booking.status != BookingStatus.PENDING:
         return booking
 
-    started = Booking.objects.filter(pk=booking.pk, processing_started_at__isnull=True).update(
-        processing_started_at=timezone.now()
-    )
+    with transaction.atomic():
+        skip_commit_flush()  # an advisory timestamp: losing it in a crash costs nothing
+        started = Booking.objects.filter(pk=booking.pk, processing_started_at__isnull=True).update(
+            processing_started_at=timezone.now()
+        )
     if started and booking.source == BookingSource.QUEUED:
         update = booking_event_payload(booking)
         realtime.publish_booking_update(booking.buyer_id, {**update, "status": "processing"})
