@@ -47,10 +47,11 @@ test_database_url.__test__ = False
 class WorkerProcess:
     """A real ``celery worker`` on the test vhost and the test database."""
 
-    def __init__(self, queues: str, log_path: Path, concurrency: int = 2):
+    def __init__(self, queues: str, log_path: Path, concurrency: int = 2, pool: str = "prefork"):
         self.queues = queues
         self.log_path = log_path
         self.concurrency = concurrency
+        self.pool = pool
         self.proc: subprocess.Popen | None = None
 
     def start(self):
@@ -59,6 +60,7 @@ class WorkerProcess:
             "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
             "DATABASE_URL": test_database_url(),
         }
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [
@@ -90,7 +92,7 @@ class WorkerProcess:
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if b" ready." in self.log_path.read_bytes():
+            if b" ready." in self.log_path.read_bytes()[self.log_offset :]:
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited; see {self.log_path}")
@@ -102,6 +104,12 @@ class WorkerProcess:
             ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False
         )
         return [int(p) for p in out.stdout.split()]
+
+    def kill(self):
+        """SIGKILL the whole worker, as an OOM killer or a lost machine would."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -139,7 +147,10 @@ def artifacts_dir():
 def booking_worker(django_db_setup, django_db_blocker, artifacts_dir):
     """The registration worker, running for the whole session on the test database."""
     purge_test_queues()
-    worker = WorkerProcess("bookings", artifacts_dir / "worker-bookings.log").start()
+    # As in infrastructure/Procfile: one process, a thread per in-flight command.
+    worker = WorkerProcess(
+        "bookings", artifacts_dir / "worker-bookings.log", concurrency=8, pool="threads"
+    ).start()
     yield worker
     worker.stop()
 
