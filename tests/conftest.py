@@ -256,7 +256,31 @@ def free_port() -> int:
 def api_server(django_db_setup, artifacts_dir):
     """The API under gunicorn (as in production) on the test database; yields its base URL."""
     port = free_port()
-    log_path = artifacts_dir / "api-server.log"
+    url = f"http://127.0.0.1:{port}"
+    proc = _serve(
+        [
+            "gunicorn",
+            "ticketing.wsgi",
+            "--workers",
+            "2",
+            "--threads",
+            "8",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+        ],
+        artifacts_dir / "api-server.log",
+        f"{url}/healthz",
+    )
+    yield url
+    _stop(proc)
+
+
+def _serve(args: list[str], log_path: Path, url: str):
+    """Start a server subprocess on the test database; returns it once ``url`` answers."""
+    import httpx
+
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
@@ -265,41 +289,60 @@ def api_server(django_db_setup, artifacts_dir):
     }
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "ticketing.wsgi",
-                "--workers",
-                "2",
-                "--threads",
-                "8",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--backlog",
-                "2048",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    import httpx
-
-    url = f"http://127.0.0.1:{port}"
+            [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
+            if httpx.get(url, timeout=1).status_code == 200:
+                return proc
         except httpx.HTTPError:
             time.sleep(0.2)
-    else:
-        raise RuntimeError(f"API server did not start; see {log_path}")
-    yield url
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise RuntimeError(f"{args[0]} did not start; see {log_path}")
+
+
+def _stop(proc):
     os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, artifacts_dir):
+    """HTTP and WebSockets from ``ticketing.asgi`` under uvicorn; yields its base http URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _serve(
+        [
+            "uvicorn",
+            "ticketing.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+        ],
+        artifacts_dir / "asgi-server.log",
+        f"{url}/healthz",
+    )
+    yield url
+    _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def notifier_worker(django_db_setup, artifacts_dir):
+    """The notifier (emails) for the whole session, on the test database and the mail sink."""
+    worker = WorkerProcess("notifications", artifacts_dir / "worker-notifications.log").start()
+    yield worker
+    worker.stop()
 
 
 CSRF_TOKEN = "t" * 32
