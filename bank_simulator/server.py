@@ -173,7 +173,7 @@ class Handler(BaseHTTPRequestHandler):
     server: BankServer
 
     # --- plumbing ------------------------------------------------------------------------
-    def log_message(self, format, *args):  # noqa: A002 (the stdlib's signature)
+    def log_message(self, format, *args):
         if self.server.verbose:
             log.info("%s %s", self.address_string(), format % args)
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from registration_worker.models import Ticket
-from shared.enums import TicketStatus
+from shared.enums import BookingStatus, TicketStatus
 from shared.exceptions import Conflict, NotFound, TicketingError
 from shared.ticket_codes import InvalidTicketCode, verify_code
 from ticketing.models import Event
@@ -102,7 +102,10 @@ def check_in_ticket(code, by_user) -> CheckIn:
         )
 
     admitted = Ticket.objects.filter(
-        code=code, event_id=event.pk, status=TicketStatus.VALID
+        code=code,
+        event_id=event.pk,
+        status=TicketStatus.VALID,
+        booking__status=BookingStatus.CONFIRMED,  # not while a payment is pending
     ).update(status=TicketStatus.USED, checked_in_at=timezone.now())
     ticket = (
         Ticket.objects.select_related(
@@ -121,4 +124,6 @@ def check_in_ticket(code, by_user) -> CheckIn:
             f"This ticket was already checked in at {_local_time(first, event)}.",
             details={"checked_in_at": first.isoformat() if first else None},
         )
+    if ticket.status == TicketStatus.VALID:
+        raise TicketNotValid("This booking is not paid yet.", code="booking_not_paid")
     raise TicketNotValid("This ticket was cancelled and does not admit anyone.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -199,3 +199,39 @@ class _Escaper:
         if escaped is None:
             escaped = self._seen[value] = html.escape(value, quote=True)
         return escaped
+
+
+# A seat's start tag as both renderers write it: ``data-seat-id`` inside one element, no ``<`` or
+# ``>`` in attribute values (the sanitizer and ``html.escape`` escape them).
+_SEAT_TAG = re.compile(r'<([A-Za-z][\w:-]*)(\s[^<>]*?)?\sdata-seat-id="(\d+)"([^<>]*?)(/?)>')
+# What the buyer page does not need: on a 20,000-seat stadium they are about 1.4 MB.
+_PAGE_UNUSED = re.compile(r'\sdata-(?:seat|section|row|number)="[^"]*"')
+_CLASS_ATTRIBUTE = re.compile(r'\sclass="([^"]*)"')
+
+
+def annotate_seats(svg: str, annotation: Callable[[int], tuple[str, str] | None]) -> str:
+    """The map's SVG with every seat's start tag rewritten for one page.
+
+    ``annotation(pk)`` gives ``(classes, attributes)`` for a seat: the classes are added to its
+    ``class`` attribute, and ``attributes`` (already escaped, starting with a space) appended;
+    None leaves the seat as it is. The ``data-seat``/``data-section``/``data-row``/
+    ``data-number`` attributes are dropped (the page reads ``data-seat-id`` only).
+    One regular-expression pass over the string, no XML parsing: about 0.1 s for 20,000 seats.
+    """
+
+    def rewrite(match: re.Match) -> str:
+        extra = annotation(int(match.group(3)))
+        if extra is None:
+            return match.group(0)
+        classes, attributes = extra
+        tag, before, pk, after, close = match.groups()
+        rest = _PAGE_UNUSED.sub("", (before or "") + after)
+        existing = _CLASS_ATTRIBUTE.search(rest)
+        if existing:
+            merged = " ".join(dict.fromkeys((existing.group(1) + " " + classes).split()))
+            rest = rest[: existing.start()] + rest[existing.end() :]
+        else:
+            merged = classes
+        return f'<{tag}{rest} data-seat-id="{pk}" class="{merged}"{attributes}{close}>'
+
+    return _SEAT_TAG.sub(rewrite, svg)

@@ -2,9 +2,12 @@
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
 
 from payments.admin import BOOKING_INLINES, EventPayoutColumns
 from registration_worker.models import Booking, Ticket
+from seatmaps.models import Section
 from ticketing.models import Event, PriceCategory, Venue
 from ticketing.services import events as event_services
 from ticketing.services.event_rules import publish_event_rules
@@ -22,10 +25,44 @@ class VenueAdmin(admin.ModelAdmin):
     search_fields = ["name", "city"]
 
 
+class PriceCategoryFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        seat_map_id = self.instance.seat_map_id
+        for form in self.forms:
+            sections = (getattr(form, "cleaned_data", None) or {}).get("sections") or []
+            foreign = [s.name for s in sections if s.seat_map_id != seat_map_id]
+            if foreign:
+                form.add_error(
+                    "sections",
+                    "Not sections of this event's seat map: " + ", ".join(foreign) + ".",
+                )
+
+
 class PriceCategoryInline(admin.TabularInline):
+    """Price categories, and which sections of the event's seat map each one sells."""
+
     model = PriceCategory
+    formset = PriceCategoryFormSet
     extra = 1
     filter_horizontal = ["sections"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "sections":
+            # Only the sections of the event's map (all maps' sections while adding an event).
+            sections = Section.objects.select_related("seat_map")
+            # Save a new seat map choice first; general admission events have no sections.
+            object_id = request.resolver_match.kwargs.get("object_id")
+            if object_id and str(object_id).isdigit():
+                seat_map_id = (
+                    Event.objects.filter(pk=object_id).values_list("seat_map_id", flat=True).first()
+                )
+                sections = sections.filter(seat_map_id=seat_map_id)
+            kwargs["queryset"] = sections.order_by("seat_map", "position", "code")
+            field = super().formfield_for_manytomany(db_field, request, **kwargs)
+            field.label_from_instance = lambda s: f"{s.seat_map.name}: {s.name} ({s.code})"
+            return field
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 @admin.register(Event)
@@ -36,6 +73,9 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     inlines = [PriceCategoryInline]
     actions = ["open_sales", "close_sales", "cancel_events"]
+
+    def view_on_site(self, obj):
+        return reverse("event-page", args=[obj.pk])
 
     def get_queryset(self, request):
         return _own_events(request, super().get_queryset(request))

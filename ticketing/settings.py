@@ -106,7 +106,14 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [CHANNEL_LAYER_REDIS_URL], "capacity": 1000, "expiry": 30},
+        "CONFIG": {
+            # redis-py 8 reads with a 5 s socket timeout by default, exactly channels-redis's
+            # BZPOPMIN wait: every consumer idle for 5 s died with TimeoutError (its socket
+            # closed). Reads must be allowed to outlast the blocking pop.
+            "hosts": [{"address": CHANNEL_LAYER_REDIS_URL, "socket_timeout": 30}],
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
 }
 

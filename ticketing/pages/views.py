@@ -43,7 +43,9 @@ def event_list(request):
     events = (
         Event.objects.filter(status__in=PUBLIC_STATUSES)
         .select_related("venue")
-        .annotate(min_price=Min("price_categories__price"), max_price=Max("price_categories__price"))
+        .annotate(
+            min_price=Min("price_categories__price"), max_price=Max("price_categories__price")
+        )
         .order_by("starts_at")
     )
     return render(request, "ticketing/event_list.html", {"events": events})

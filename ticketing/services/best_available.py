@@ -57,17 +57,21 @@ class Block:
     distance: float
 
 
-_rows_cache: dict[tuple[int, str], list[Row]] = {}
+_rows_cache: dict[tuple[int, str, int | None], list[Row]] = {}
 _rows_lock = threading.Lock()
 
 
 def event_rows(event_id: int) -> list[Row]:
-    """The event's rows of priced seats, cached per version of the event's rules."""
+    """The event's rows of priced seats, cached per version of the event's rules and revision
+    of its map (section positions are edited in the admin)."""
     version = get_event_rules(event_id).version
-    key = (event_id, version)
+    seat_map_id, revision = Event.objects.filter(pk=event_id).values_list(
+        "seat_map_id", "seat_map__revision"
+    ).first() or (None, None)
+    key = (event_id, version, revision)
     rows = _rows_cache.get(key)
     if rows is None:
-        rows = build_rows(seat_pricing(event_id), _section_ranks(event_id))
+        rows = build_rows(seat_pricing(event_id), _section_ranks(seat_map_id))
         with _rows_lock:
             for stale in [k for k in _rows_cache if k[0] == event_id]:
                 del _rows_cache[stale]
@@ -75,8 +79,7 @@ def event_rows(event_id: int) -> list[Row]:
     return rows
 
 
-def _section_ranks(event_id: int) -> dict[str, int]:
-    seat_map_id = Event.objects.filter(pk=event_id).values_list("seat_map_id", flat=True).first()
+def _section_ranks(seat_map_id: int | None) -> dict[str, int]:
     codes = Section.objects.filter(seat_map_id=seat_map_id).order_by("position", "code")
     return {code: rank for rank, code in enumerate(codes.values_list("code", flat=True))}
 
