@@ -85,7 +85,7 @@ def test_logout_url_ends_the_keycloak_session(settings):
     assert query["client_id"] == [settings.OIDC_RP_CLIENT_ID]
 
 
-def test_logout_url_without_an_id_token_stays_local():
+def test_logout_url_without_an_id_token_stays_local(settings):
     expected = f"http://testserver{settings.LOGOUT_REDIRECT_URL}"
     assert keycloak_logout_url(_request_with_session()) == expected
 

@@ -191,6 +191,11 @@ export class SeatMap extends EventTarget {
   }
 
   afterChange(ids) {
+    for (const id of ids) {
+      if (this.selected.has(id) && this.displayOf(id) === "available") {
+        this.elements.get(id).classList.remove("is-taken"); // released again
+      }
+    }
     const taken = ids.filter((id) => this.selected.has(id) && this.displayOf(id) !== "available");
     if (taken.length) {
       for (const id of taken) this.elements.get(id).classList.add("is-taken");
