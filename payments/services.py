@@ -321,7 +321,9 @@ def sweep_payments(limit: int = 200) -> dict:
     now = timezone.now()
     counts = {"expired": 0, "reconciled": 0, "cancelled": 0, "pending": 0}
     overdue = Payment.objects.filter(
-        booking__status=BookingStatus.PENDING_PAYMENT, deadline_at__lte=now
+        status__in=[Payment.Status.PENDING, Payment.Status.UNKNOWN],
+        deadline_at__lte=now,
+        booking__status=BookingStatus.PENDING_PAYMENT,
     ).values_list("booking_id", flat=True)
     for booking_id in list(overdue[:limit]):
         try:
@@ -337,6 +339,10 @@ def sweep_payments(limit: int = 200) -> dict:
     for payment in list(orphans[:limit]):
         if _reconcile_orphan(payment):
             counts["reconciled"] += 1
+    # Registrations that failed before the saga began (hold expired, seat taken): never charged.
+    Payment.objects.filter(
+        status=Payment.Status.PENDING, attempts=0, booking__status=BookingStatus.FAILED
+    ).update(status=Payment.Status.VOIDED, updated_at=now)
     # A refund went through but the cancellation after it was cut off.
     for booking_id in list(
         Payment.objects.filter(

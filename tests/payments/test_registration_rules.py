@@ -51,20 +51,24 @@ def test_paid_event_with_a_free_category_needs_no_payment(make_user, organizer):
 
 
 def test_queued_paid_registration_reports_pending_payment(
-    bank, booking_worker, make_user, organizer
+    bank, booking_worker, payment_worker, make_user, organizer
 ):
-    # without a payment worker the booking stays pending_payment, tickets written
+    # given a slow bank, so the booking waits in pending_payment for a while
+    bank.configure(latency_ms=1000)
     event = create_paid_event(organizer, registration_mode="queued")
     client = client_of(make_user())
     response = register(client, hold(client, event, seat_ids(event)[:2]), token=bank.token())
     assert response.status_code == 202
     tracking = response.json()["tracking_id"]
     booking = Booking.objects.get(tracking_id=tracking)
-    wait_for_booking(booking.pk, ("pending_payment", "confirmed"))
+    # then the status URL reports pending_payment, with the booking and its tickets
+    wait_for_booking(booking.pk, ("pending_payment",))
     status = client.get(f"/api/v1/registrations/{tracking}/").json()
-    if status["status"] == "pending_payment":
-        assert len(status["booking"]["tickets"]) == 2
-    assert status["status"] in ("pending_payment", "confirmed")
+    assert status["status"] == "pending_payment"
+    assert len(status["booking"]["tickets"]) == 2
+    # and then confirmed
+    wait_for_booking(booking.pk, ("confirmed",))
+    assert client.get(f"/api/v1/registrations/{tracking}/").json()["status"] == "confirmed"
 
 
 def test_booking_admin_shows_the_saga(bank, payment_worker, make_user, organizer, admin_client):
@@ -101,7 +105,7 @@ def test_contracts_round_trip_through_json():
     assert ProcessBookingCommand.from_dict(json.loads(json.dumps(paid.to_dict()))) == paid
 
 
-def test_unpaid_tickets_do_not_admit_at_the_door(bank, make_user, organizer):
+def test_unpaid_tickets_do_not_admit_at_the_door(bank, payment_worker, make_user, organizer):
     from notifications.checkin import TicketNotValid, check_in_ticket
 
     # given a booking awaiting its payment (the bank is down)
@@ -117,3 +121,26 @@ def test_unpaid_tickets_do_not_admit_at_the_door(bank, make_user, organizer):
         check_in_ticket(code, organizer)
     assert refused.value.code == "booking_not_paid"
     assert Booking.objects.get(pk=response.json()["id"]).tickets.get().status == "valid"
+    # and once paid, it does
+    bank.start()
+    wait_for_booking(response.json()["id"], ("confirmed",))
+    assert check_in_ticket(code, organizer).ticket.status == "used"
+
+
+def test_a_paid_registration_that_fails_before_the_charge_is_never_charged(
+    bank, make_user, organizer
+):
+    from payments.services import sweep_payments
+    from shared.locks import seat_locks
+
+    event = create_paid_event(organizer)
+    client = client_of(make_user())
+    hold_id = hold(client, event, seat_ids(event)[:1])
+    # the hold expires after the API accepted it
+    seat_locks().redis.delete(*seat_locks().redis.keys(f"tk:{{evt:{event.pk}}}:seat:*"))
+    error = assert_error(register(client, hold_id, token=bank.token()), 422, "hold_expired")
+    payment = Payment.objects.get(booking_id=error["details"]["booking"])
+    sweep_payments()
+    payment.refresh_from_db()
+    assert (payment.status, payment.attempts) == ("voided", 0)
+    assert bank.charges_for(payment.booking_id) == []
