@@ -8,6 +8,7 @@ from django.urls import reverse
 from payments.admin import BOOKING_INLINES, EventPayoutColumns
 from registration_worker.models import Booking, Ticket
 from seatmaps.models import Section
+from shared.exceptions import DependencyUnavailable
 from ticketing.models import Event, PriceCategory, Venue
 from ticketing.services import events as event_services
 from ticketing.services.event_rules import publish_event_rules
@@ -107,7 +108,17 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
 
     @admin.action(description="Cancel events (cancels their bookings)")
     def cancel_events(self, request, queryset):
-        total = sum(event_services.cancel_event(event) for event in queryset)
+        total = 0
+        for event in queryset:
+            try:
+                total += event_services.cancel_event(event)
+            except DependencyUnavailable as exc:
+                self.message_user(
+                    request,
+                    f"{event}: sales stopped, but not every booking could be refunded yet "
+                    f"({exc.message}). Run the action again when the payment provider is back.",
+                    messages.ERROR,
+                )
         self.message_user(request, f"Cancelled; {total} bookings cancelled.", messages.WARNING)
 
 
