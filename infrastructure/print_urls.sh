@@ -7,7 +7,7 @@ cat <<MSG
     Admin           http://localhost:8000/admin/
     Health          http://localhost:8000/healthz   http://localhost:8000/readyz
     Keycloak        http://localhost:8180/          (realm: ticketing)
-    Mail sink       var/mail/*.eml                  (every email the platform sends)
+    Mail sink       ~/.local/share/ticketing/mail/*.eml   (every email the platform sends)
 
   Demo logins (development only):
     organizer@example.com / organizer     buyer@example.com / buyer     admin@example.com / admin

@@ -7,7 +7,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VAR="$ROOT/var"
 LOG="$VAR/log"
-mkdir -p "$LOG" "$VAR/run" "$VAR/mail" "$VAR/redis"
+MAIL_SINK_DIR="${MAIL_SINK_DIR:-$HOME/.local/share/ticketing/mail}"
+mkdir -p "$LOG" "$VAR/run" "$MAIL_SINK_DIR" "$VAR/redis"
 
 DB_USER="${TICKETING_DB_USER:-ticketing}"
 DB_PASSWORD="${TICKETING_DB_PASSWORD:-ticketing}"
@@ -116,11 +117,11 @@ done
 
 # --- SMTP sink ---------------------------------------------------------------------------
 if port_open 1025; then
-  say smtp-sink "already running on 127.0.0.1:1025 (mail in $VAR/mail)"
+  say smtp-sink "already running on 127.0.0.1:1025 (mail in $MAIL_SINK_DIR)"
 else
-  nohup "$PYTHON" -m infrastructure.smtp_sink --port 1025 --maildir "$VAR/mail" \
+  nohup "$PYTHON" -m infrastructure.smtp_sink --port 1025 --maildir "$MAIL_SINK_DIR" \
     >"$LOG/smtp-sink.log" 2>&1 &
   echo $! >"$VAR/run/smtp-sink.pid"
   wait_for smtp-sink "$LOG/smtp-sink.log" 20 port_open 1025
-  say smtp-sink "started on 127.0.0.1:1025 (mail in $VAR/mail)"
+  say smtp-sink "started on 127.0.0.1:1025 (mail in $MAIL_SINK_DIR)"
 fi

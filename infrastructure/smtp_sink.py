@@ -46,7 +46,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1025)
-    parser.add_argument("--maildir", type=Path, default=Path("var/mail"))
+    parser.add_argument(
+        "--maildir", type=Path, default=Path.home() / ".local" / "share" / "ticketing" / "mail"
+    )
     args = parser.parse_args()
     serve(args.host, args.port, args.maildir)
 

@@ -225,7 +225,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 MEDIA_ROOT = BASE_DIR / "var" / "media"
-MAIL_SINK_DIR = Path(env("MAIL_SINK_DIR", default=str(BASE_DIR / "var" / "mail")))
+# One folder per machine, not per checkout: port 1025 has one sink, whichever checkout started it.
+MAIL_SINK_DIR = Path(
+    env("MAIL_SINK_DIR", default=str(Path.home() / ".local" / "share" / "ticketing" / "mail"))
+).expanduser()
 
 LOGGING = {
     "version": 1,

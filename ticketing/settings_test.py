@@ -9,7 +9,6 @@ os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/12")
 os.environ.setdefault(
     "CELERY_BROKER_URL", "amqp://ticketing:ticketing@127.0.0.1:5672/ticketing_test"
 )
-os.environ.setdefault("MAIL_SINK_DIR", os.path.join(os.getcwd(), "var", "mail"))
 os.environ.setdefault("THROTTLE_HOLDS", "100000/min")
 os.environ.setdefault("THROTTLE_REGISTRATIONS", "100000/min")
 
