@@ -56,7 +56,12 @@ async def run(base_url, event_id, seat_ids, sessions, clients, holds):
                 f"/api/v1/events/{event_id}/holds/", json={"seats": [seat]}, cookies=cookies
             )
             await asyncio.sleep(0.05)
-    await asyncio.sleep(3)
+    # Wait until deliveries stop arriving, so slow delivery is not counted as loss.
+    settle_deadline = time.monotonic() + 60
+    seen = -1
+    while len(arrivals) != seen and time.monotonic() < settle_deadline:
+        seen = len(arrivals)
+        await asyncio.sleep(2)
     stop.set()
     await asyncio.gather(*watchers, return_exceptions=True)
     delays = [now - sent[seat] for seat, now in arrivals if seat in sent]
