@@ -22,6 +22,28 @@ def _redis_urls():
 
 
 @pytest.fixture(autouse=True)
+def settle_workers(request):
+    """After a test that shares the database with worker processes, wait until they are idle.
+
+    Django empties the tables after each transactional test; a worker still writing then
+    deadlocks with that TRUNCATE.
+    """
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    from registration_worker.models import Booking, OutboxMessage
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        busy = Booking.objects.filter(status__in=["pending", "pending_payment"]).exists()
+        if not busy and not OutboxMessage.objects.filter(sent_at__isnull=True).exists():
+            break
+        time.sleep(0.1)
+    time.sleep(0.3)  # the relay's pushes and the task's ack follow its commit
+
+
+@pytest.fixture(autouse=True)
 def clean_redis():
     """Each test starts with empty seat locks, channel layer and cache, and no stale caches."""
     from ticketing import selectors
@@ -75,7 +97,7 @@ class WorkerProcess:
                 "-c",
                 str(self.concurrency),
                 "--pool",
-                "prefork",
+                self.pool,
                 "-n",
                 f"test-{self.queues}-{os.getpid()}@%h",
                 "--without-gossip",
@@ -337,9 +359,10 @@ def asgi_server(django_db_setup, artifacts_dir):
     _stop(proc)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def notifier_worker(django_db_setup, artifacts_dir):
-    """The notifier (emails) for the whole session, on the test database and the mail sink."""
+    """The notifier (emails) for one test: left running, it would send mail for later tests'
+    bookings while their teardown empties the tables (a deadlock in PostgreSQL)."""
     worker = WorkerProcess("notifications", artifacts_dir / "worker-notifications.log").start()
     yield worker
     worker.stop()

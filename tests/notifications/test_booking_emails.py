@@ -4,7 +4,6 @@ import email
 import email.policy
 import io
 import smtplib
-import socket
 import threading
 from unittest import mock
 
@@ -25,6 +24,7 @@ from shared.messaging import (
     TOPIC_BOOKING_CONFIRMED,
     TOPIC_BOOKING_FAILED,
 )
+from tests.conftest import free_port
 
 
 def messages_for(maildir, booking) -> list[email.message.EmailMessage]:
@@ -47,12 +47,6 @@ def payload_for(booking, status="confirmed", reason="") -> dict:
         "seat_ids": list(booking.tickets.values_list("seat_id", flat=True)),
         "tracking_id": str(booking.tracking_id),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

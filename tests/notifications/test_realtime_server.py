@@ -16,16 +16,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from shared.realtime import current_sequence, publish_seat_changes
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the server process must see the rows
 
 ORIGIN = "http://localhost:8000"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
