@@ -29,7 +29,7 @@ def main(argv=None):
     parser.add_argument("--seats", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk phase")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", choices=["holds", "flow", "extras"], default=None)
+    parser.add_argument("--only", choices=["holds", "flow", "worker", "extras"], default=None)
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
@@ -72,6 +72,12 @@ def main(argv=None):
         figures = flow.run_flow(args.base_url, event.pk, seats, sessions, args.buyers)
         figures["seats_sold_twice"] = len(double_sold_seats(event.pk))
         _print(figures)
+
+    if args.only in (None, "worker"):
+        from bench import worker
+
+        _section("registration worker alone: 600 commands published straight to the queue")
+        _print(worker.run())
 
     if args.only in (None, "extras"):
         for module in ("bench.websockets_fanout", "bench.browser_map", "bench.payments"):

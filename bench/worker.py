@@ -1,0 +1,53 @@
+"""Registration worker throughput on its own: commands published straight to the queue.
+
+Holds and pending bookings are prepared in-process first (no HTTP), then every
+ProcessBookingCommand is published at once and the clock runs until the running worker of
+`make run` has turned them all into confirmed or failed bookings.
+"""
+
+import time
+import uuid
+from unittest import mock
+
+from django.contrib.auth import get_user_model
+
+from bench import setup
+from registration_worker.models import Booking
+from ticketing.services import registrations
+from ticketing.services.holds import create_hold
+
+
+def run(commands: int = 600, seats_each: int = 3, timeout: float = 300) -> dict:
+    event = setup.create_event(commands * seats_each, mode="queued")
+    seats = list(event.seat_map.seats.order_by("id").values_list("id", flat=True))
+    setup.buyer_sessions(commands)  # makes sure the buyers exist
+    buyers = get_user_model().objects.filter(username__startswith="bench-buyer-")[:commands]
+    queued = []
+    # Prepare without publishing, so that publishing and draining can be timed on their own.
+    with mock.patch.object(registrations, "_publish", queued.append):
+        for i, buyer in enumerate(buyers):
+            hold = create_hold(
+                buyer.pk, event.pk, seat_ids=seats[i * seats_each : (i + 1) * seats_each]
+            )
+            registrations.register_hold(buyer.pk, hold.id, uuid.uuid4().hex)
+    started = time.monotonic()
+    for command in queued:
+        registrations._publish(command)
+    published = time.monotonic() - started
+    pending = Booking.objects.filter(event=event, status="pending")
+    while pending.exists() and time.monotonic() - started < timeout:
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    confirmed = Booking.objects.filter(event=event, status="confirmed").count()
+    return {
+        "commands": len(queued),
+        "publish_s": published,
+        "confirmed": confirmed,
+        "never_final": pending.count(),
+        "worker_bookings_per_s": confirmed / elapsed,
+    }
+
+
+def main(argv=None):
+    for key, value in run().items():
+        print(f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}")
