@@ -28,10 +28,12 @@ def settle_workers(request):
     Django empties the tables after each transactional test; a worker still writing then
     deadlocks with that TRUNCATE.
     """
-    yield
     marker = request.node.get_closest_marker("django_db")
     if marker is None or not marker.kwargs.get("transaction"):
+        yield
         return
+    request.getfixturevalue("transactional_db")  # set up before us, so torn down after us
+    yield
     from registration_worker.models import Booking, OutboxMessage
 
     deadline = time.monotonic() + 15

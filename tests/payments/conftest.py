@@ -114,17 +114,12 @@ def bank(artifacts_dir):
 
 
 @pytest.fixture(autouse=True)
-def bank_defaults(request, bank):
+def bank_defaults(bank):
     """Every test starts with a well-behaved bank, reachable from this process too.
 
-    After a test on committed data, the bank is brought back and the workers are given a
-    moment to finish what the test started (relays, charges), so that the database flush of
-    the teardown does not race their transactions.
+    After the test the bank is brought back, so that the workers can finish what the test
+    started before ``settle_workers`` (tests/conftest.py) lets the teardown empty the tables.
     """
-    marker = request.node.get_closest_marker("django_db")
-    transactional = bool(marker and marker.kwargs.get("transaction"))
-    if transactional:
-        request.getfixturevalue("transactional_db")  # set up before us, torn down after us
     if not bank.running:
         bank.start()
     bank.configure(**BANK_DEFAULTS)
@@ -133,20 +128,6 @@ def bank_defaults(request, bank):
     yield
     if not bank.running:
         bank.start()
-    if transactional:
-        _let_workers_settle()
-
-
-def _let_workers_settle(timeout: float = 15) -> None:
-    from registration_worker.models import OutboxMessage
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        busy = Booking.objects.filter(status__in=["pending", "pending_payment"]).exists()
-        if not busy and not OutboxMessage.objects.filter(sent_at__isnull=True).exists():
-            time.sleep(0.2)  # the relay's pushes and the task's ack follow its commit
-            return
-        time.sleep(0.1)
 
 
 def _purge(queue: str) -> None:
