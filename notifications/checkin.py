@@ -13,9 +13,11 @@ from datetime import datetime
 from django.utils import timezone
 
 from registration_worker.models import Ticket
+from shared.access import EventAction
 from shared.enums import BookingStatus, TicketStatus
-from shared.exceptions import Conflict, NotFound, TicketingError
+from shared.exceptions import Conflict, NotFound, PermissionDenied, TicketingError
 from shared.ticket_codes import InvalidTicketCode, verify_code
+from ticketing.access import access_event
 from ticketing.models import Event
 
 
@@ -72,20 +74,16 @@ def check_code(code) -> tuple[str, int]:
     return normalized, verified.event_id
 
 
-def can_check_in(user, event: Event) -> bool:
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_staff or user.is_superuser or event.organizer_id == user.pk
-
-
 def access_event_for_check_in(user, event_id: int) -> Event:
-    """The event, if ``user`` may admit people to it (its organizer, staff, superusers)."""
-    event = Event.objects.select_related("venue").filter(pk=event_id).first()
-    if event is None or not can_check_in(user, event):
+    """The event, if ``user`` may admit people to it (its organizer and admins only)."""
+    try:
+        return access_event(
+            user, event_id, EventAction.CHECK_IN, Event.objects.select_related("venue")
+        )
+    except (NotFound, PermissionDenied) as exc:
         # A validly signed code of an unknown event means the row is gone; either way the
         # scanner learns nothing about events it does not run.
-        raise CheckInNotAllowed("You may not check in tickets for this event.")
-    return event
+        raise CheckInNotAllowed("You may not check in tickets for this event.") from exc
 
 
 def check_in_ticket(code, by_user) -> CheckIn:

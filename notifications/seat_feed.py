@@ -6,7 +6,10 @@ only moves these between the channel layer and the socket.
 
 import importlib
 
+from shared.access import EventAction
+from shared.exceptions import NotFound, PermissionDenied
 from shared.realtime import current_sequence
+from ticketing.access import access_event
 from ticketing.models import Event
 
 # How long deltas are collected before one batch goes out: a flash sale changes thousands of
@@ -41,15 +44,14 @@ def build_snapshot(event_id: int) -> dict:
 
 
 def can_watch_event(user, event_id: int) -> bool:
-    """Anyone may watch a published event; drafts only their organizer and staff (sync)."""
-    event = Event.objects.filter(pk=event_id).only("status", "organizer_id").first()
-    if event is None:
+    """Anyone may watch a published event; a draft only its organizer and admins (sync)."""
+    try:
+        access_event(
+            user, event_id, EventAction.WATCH, Event.objects.only("status", "organizer_id")
+        )
+    except (NotFound, PermissionDenied):
         return False
-    if event.status != Event.Status.DRAFT:
-        return True
-    if user is None or not user.is_authenticated:
-        return False
-    return user.is_staff or user.is_superuser or event.organizer_id == user.pk
+    return True
 
 
 def delta_batch(pending: list[dict], after_seq: int) -> dict | None:

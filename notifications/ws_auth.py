@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
@@ -82,6 +83,27 @@ class QueryTokenAuthMiddleware(BaseMiddleware):
             user = await database_sync_to_async(authenticate_bearer_token)(token)
             scope["user"] = user or AnonymousUser()
         return await super().__call__(scope, receive, send)
+
+
+class OriginCheckUnlessToken:
+    """The origin check where it protects something: browser connections carrying cookies.
+
+    Browsers always send ``Origin`` on a WebSocket handshake, so a page on another site that
+    opens a socket is caught by the check (its requests carry the victim's cookies). A client
+    without ``Origin`` is not a browser: with a ``?token=`` it is let through, its cookies
+    dropped so only the token can authenticate it. Without either it is refused as before.
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.origin_checked = AllowedHostsOriginValidator(inner)
+
+    async def __call__(self, scope, receive, send):
+        headers = scope.get("headers", [])
+        if _query_token(scope) is None or any(name == b"origin" for name, _ in headers):
+            return await self.origin_checked(scope, receive, send)
+        scope = dict(scope, headers=[(k, v) for k, v in headers if k != b"cookie"])
+        return await self.inner(scope, receive, send)
 
 
 def WebSocketAuthMiddlewareStack(inner):

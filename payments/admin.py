@@ -8,6 +8,7 @@ from django.contrib import admin
 
 from payments.models import OrganizerCommission, Payment, PaymentAttempt
 from payments.selectors import with_payouts
+from shared.access import events_visible_to
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -88,10 +89,9 @@ class PaymentAdmin(admin.ModelAdmin):
     inlines = [PaymentStepInline]
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(booking__event__organizer=request.user)
+        return events_visible_to(
+            request.user, super().get_queryset(request), "booking__event__organizer"
+        )
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -37,7 +37,11 @@ from payments.models import Payment, PaymentAttempt
 from payments.providers.base import Outcome, ProviderResult, get_provider
 from registration_worker.models import Booking, OutboxMessage, Ticket
 from registration_worker.outbox import relay_after_commit
-from registration_worker.services import booking_event_payload, cancel_booking
+from registration_worker.services import (
+    booking_event_payload,
+    cancel_booking,
+    check_buyer_may_cancel,
+)
 from shared import realtime
 from shared.enums import BookingStatus, FailureReason, TicketStatus
 from shared.exceptions import BusinessRuleViolation, DependencyUnavailable
@@ -210,6 +214,10 @@ def _approve(payment: Payment, result: ProviderResult) -> str:
             _record(TOPIC_BOOKING_CONFIRMED, booking, list(seat_ids))
             _step(payment, PaymentAttempt.Step.CONFIRM, outcome="done")
             return BookingStatus.CONFIRMED
+    if booking.status == BookingStatus.CONFIRMED:
+        # A duplicate command settled concurrently with this same charge (one key, one charge):
+        # the money belongs to the confirmed booking, never refund it here.
+        return BookingStatus.CONFIRMED
     # Charged for a booking that was compensated meanwhile (deadline, cancelled event).
     if booking.status == BookingStatus.PENDING_PAYMENT:
         _compensate(payment, FailureReason.EVENT_CANCELLED, result)
@@ -248,7 +256,11 @@ def _compensate(payment: Payment, reason: str, result: ProviderResult | None) ->
         _record(TOPIC_BOOKING_FAILED, booking, seat_ids)
         _step(payment, PaymentAttempt.Step.COMPENSATE, outcome="done", detail=reason)
     seat_locks().unsell(
-        booking.event_id, seat_ids, quantity=sum(1 for t in tickets if t.seat_id is None)
+        booking.event_id,
+        seat_ids,
+        quantity=sum(1 for t in tickets if t.seat_id is None),
+        owner=str(booking.buyer_id),
+        hold_id=booking.hold_id,
     )
     realtime.publish_seat_changes(booking.event_id, seat_ids, "available")
     return BookingStatus.FAILED
@@ -265,19 +277,22 @@ def _unsettled_status(payment: Payment, result: ProviderResult | None) -> str:
 # --- refunds --------------------------------------------------------------------------------
 
 
-def refund_and_cancel_booking(booking_id, *, check_deadline: bool = True) -> Booking:
+def refund_and_cancel_booking(booking_id, *, by_buyer: bool = True) -> Booking:
     """Cancel a confirmed booking, refunding it first if it was paid.
 
-    Buyers (``check_deadline``) may do so until the event's refund deadline (by default its
-    start): after it, 422 ``refund_deadline_passed``. An organizer cancelling the event refunds
-    regardless. If the bank does not answer nothing changes: 503, try again (idempotent).
+    A buyer (``by_buyer``) may do so until the event's refund deadline (by default its start),
+    and not once a ticket was used at the door: 422 ``refund_deadline_passed`` or
+    ``ticket_used``. An organizer cancelling the event refunds regardless. If the bank does not
+    answer nothing changes: 503, try again (idempotent).
     """
+    if by_buyer:
+        check_buyer_may_cancel(Booking.objects.get(pk=booking_id))
     payment = _payment_of(booking_id)
     if payment is None or payment.status not in (Payment.Status.APPROVED, Payment.Status.REFUNDED):
-        return cancel_booking(booking_id)  # a free booking
+        return cancel_booking(booking_id, refuse_used=by_buyer)  # a free booking
     event = payment.booking.event
     deadline = event.refund_deadline or event.starts_at
-    if check_deadline and payment.status == Payment.Status.APPROVED and timezone.now() >= deadline:
+    if by_buyer and payment.status == Payment.Status.APPROVED and timezone.now() >= deadline:
         raise BusinessRuleViolation(
             "The refund deadline of this event has passed.",
             details={"refund_deadline": deadline.isoformat()},
@@ -285,7 +300,7 @@ def refund_and_cancel_booking(booking_id, *, check_deadline: bool = True) -> Boo
         )
     if payment.status == Payment.Status.APPROVED and not _refund(payment):
         raise DependencyUnavailable("The payment provider did not confirm the refund; try again.")
-    return cancel_booking(booking_id)
+    return cancel_booking(booking_id, refuse_used=by_buyer)
 
 
 def _refund(payment: Payment) -> bool:

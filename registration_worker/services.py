@@ -26,6 +26,7 @@ from registration_worker.outbox import relay_after_commit, skip_commit_flush
 from shared import realtime
 from shared.contracts import ChargeBooking, ProcessBookingCommand
 from shared.enums import BookingSource, BookingStatus, FailureReason, TicketStatus
+from shared.exceptions import BusinessRuleViolation
 from shared.locks import Hold, seat_locks
 from shared.messaging import (
     TOPIC_BOOKING_CANCELLED,
@@ -184,9 +185,12 @@ def fail_booking(booking_id, reason: str, hold: Hold | None = None) -> Booking |
     return booking
 
 
-def release_and_announce(hold: Hold, owner: str = "") -> bool:
-    """Release a hold (compare-and-delete) and tell watchers which seats are free again."""
-    released = seat_locks().release(hold, owner=owner)
+def release_and_announce(hold: Hold, owner: str = "", cooldown_ms: int = 0) -> bool:
+    """Release a hold (compare-and-delete) and tell watchers which seats are free again.
+
+    ``cooldown_ms``: the owner may not hold these seats again that long (fair shares).
+    """
+    released = seat_locks().release(hold, owner=owner, cooldown_ms=cooldown_ms)
     if released and hold.seat_ids:
         held, sold, _ = seat_locks().seat_statuses(hold.event_id, hold.seat_ids)
         free = [s for s in hold.seat_ids if s not in held and s not in sold]
@@ -194,13 +198,39 @@ def release_and_announce(hold: Hold, owner: str = "") -> bool:
     return released
 
 
-def cancel_booking(booking_id) -> Booking:
-    """Cancel a confirmed booking: its tickets are cancelled and its seats go back on sale."""
+def check_buyer_may_cancel(booking: Booking) -> None:
+    """Raise BusinessRuleViolation unless the buyer may cancel ``booking`` now: it must be
+    confirmed and none of its tickets may have been used at the door."""
+    if booking.status != BookingStatus.CONFIRMED:
+        raise BusinessRuleViolation(
+            f"Only confirmed bookings can be cancelled; this one is {booking.status}.",
+            code="not_cancellable",
+        )
+    if booking.tickets.filter(status=TicketStatus.USED).exists():
+        raise _ticket_used()
+
+
+def _ticket_used() -> BusinessRuleViolation:
+    return BusinessRuleViolation(
+        "A ticket of this booking was already used at the door; it cannot be cancelled.",
+        code="ticket_used",
+    )
+
+
+def cancel_booking(booking_id, *, refuse_used: bool = False) -> Booking:
+    """Cancel a confirmed booking: its tickets are cancelled and its seats go back on sale.
+
+    ``refuse_used`` (a buyer's cancellation): raise ``ticket_used`` if a ticket was checked in.
+    The tickets are locked first, so a scan at the door either lands before (and is seen) or
+    waits and then finds the ticket cancelled.
+    """
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking_id)
         if booking.status != BookingStatus.CONFIRMED:
             return booking
-        tickets = list(booking.tickets.filter(LIVE_TICKET))
+        tickets = list(booking.tickets.filter(LIVE_TICKET).select_for_update())
+        if refuse_used and any(t.status == TicketStatus.USED for t in tickets):
+            raise _ticket_used()
         Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(status=TicketStatus.CANCELLED)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = timezone.now()
@@ -211,7 +241,11 @@ def cancel_booking(booking_id) -> Booking:
     # After commit: a crash here leaves seats unsold in PostgreSQL but sold in Redis, which
     # refuses sales that would succeed; the reconciliation only adds, so do it right now.
     seat_locks().unsell(
-        booking.event_id, seat_ids, quantity=sum(1 for t in tickets if t.seat_id is None)
+        booking.event_id,
+        seat_ids,
+        quantity=sum(1 for t in tickets if t.seat_id is None),
+        owner=str(booking.buyer_id),
+        hold_id=booking.hold_id,
     )
     return booking
 
@@ -240,6 +274,21 @@ def live_seat_ids(event_id: int) -> list[int]:
 
 def live_ticket_count(event_id: int) -> int:
     return Ticket.objects.filter(LIVE_TICKET, event_id=event_id).count()
+
+
+def live_tickets_by_buyer(event_id: int) -> dict[str, dict[str, int]]:
+    """buyer id -> hold id of the booking -> live tickets: what Redis counts per buyer."""
+    rows = (
+        Ticket.objects.filter(LIVE_TICKET, event_id=event_id)
+        .values("booking__buyer_id", "booking__hold_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    booked: dict[str, dict[str, int]] = {}
+    for row in rows:
+        buyer = str(row["booking__buyer_id"])
+        booked.setdefault(buyer, {})[row["booking__hold_id"]] = row["n"]
+    return booked
 
 
 def reconcile_sold_seats(event_ids) -> None:

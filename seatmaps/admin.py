@@ -1,8 +1,9 @@
 """Organizer tools for seat maps: procedural maps with a live preview, SVG uploads with the
 importer's report, and sections (names, order for best available).
 
-Maps are venue data: every staff user with the seatmaps permissions sees them. All writes go
-through ``seatmaps.services`` (which keeps seats, sections and the map's revision consistent).
+Organizers see their own maps and the shared ones, and change only their own
+(``shared.access``). All writes go through ``seatmaps.services`` (which keeps seats, sections
+and the map's revision consistent).
 Price categories map to sections on the event's page (``ticketing.admin``).
 """
 
@@ -15,6 +16,10 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+
+from shared.access import is_platform_admin, may_change_owned, owned_visible_to
+from shared.exceptions import BusinessRuleViolation
+from shared.owned_admin import OwnedModelAdmin, limit_owned_choices
 
 from .forms import LayoutPreviewForm, ProceduralMapForm, SvgMapChangeForm, SvgMapForm
 from .models import SeatMap, Section
@@ -44,7 +49,7 @@ class SectionInline(admin.TabularInline):
 
 
 @admin.register(SeatMap)
-class SeatMapAdmin(admin.ModelAdmin):
+class SeatMapAdmin(OwnedModelAdmin):
     list_display = ["name", "venue", "kind", "seat_count", "revision", "created_at"]
     list_filter = ["kind", "venue"]
     search_fields = ["name", "venue__name"]
@@ -68,8 +73,10 @@ class SeatMapAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if self._kind(request, obj) == SeatMap.Kind.SVG:
-            return SvgMapForm if obj is None else SvgMapChangeForm
-        return ProceduralMapForm
+            form = SvgMapForm if obj is None else SvgMapChangeForm
+        else:
+            form = ProceduralMapForm
+        return limit_owned_choices(form, request, ["venue"])
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -126,9 +133,10 @@ class SeatMapAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
+            owner = None if is_platform_admin(request.user) else request.user
             if isinstance(form, SvgMapForm):
                 created, report = import_svg_map(
-                    form.cleaned_data["venue"], form.cleaned_data["name"], form.svg_bytes
+                    form.cleaned_data["venue"], form.cleaned_data["name"], form.svg_bytes, owner
                 )
                 self.message_user(
                     request,
@@ -138,7 +146,7 @@ class SeatMapAdmin(admin.ModelAdmin):
                 )
             else:
                 created = create_procedural_map(
-                    form.cleaned_data["venue"], form.cleaned_data["name"], form.layout
+                    form.cleaned_data["venue"], form.cleaned_data["name"], form.layout, owner
                 )
             obj.pk = created.pk
             obj._state.adding = False
@@ -146,7 +154,11 @@ class SeatMapAdmin(admin.ModelAdmin):
             return
         obj.save(update_fields=["venue", "name"])
         if isinstance(form, ProceduralMapForm) and form.layout_changed:
-            regenerate_procedural_map(obj, form.layout)
+            try:
+                regenerate_procedural_map(obj, form.layout)
+            except BusinessRuleViolation as exc:  # an event went on sale since the form's check
+                self.message_user(request, exc.message, messages.ERROR)
+                return
             self.message_user(request, "The seats were regenerated from the new layout.")
 
     def save_formset(self, request, form, formset, change):
@@ -247,6 +259,8 @@ def format_report(report: dict):
 
 @admin.register(Section)
 class SectionAdmin(admin.ModelAdmin):
+    """Sections of the maps the user may see; renaming and reordering only on their own."""
+
     list_display = ["name", "code", "seat_map", "position", "seat_count"]
     list_filter = ["seat_map__venue", "seat_map"]
     search_fields = ["name", "code", "seat_map__name"]
@@ -258,8 +272,16 @@ class SectionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # sections come from the generator or the SVG
 
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or may_change_owned(request.user, obj.seat_map.owner_id))
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # sections come from the generator or the SVG
+
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_seats=Count("seats"))
+        queryset = owned_visible_to(request.user, super().get_queryset(request), "seat_map__owner")
+        return queryset.annotate(n_seats=Count("seats"))
 
     @admin.display(description="Seats", ordering="n_seats")
     def seat_count(self, section):

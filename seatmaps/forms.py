@@ -215,10 +215,11 @@ class ProceduralMapForm(LayoutFieldsMixin, forms.ModelForm):
         if self.instance.pk and self.layout_changed:
             from shared.exceptions import BusinessRuleViolation
 
-            from .services import check_no_tickets
+            from .services import check_no_tickets, check_not_on_sale
 
             try:
                 check_no_tickets(self.instance)
+                check_not_on_sale(self.instance)
             except BusinessRuleViolation as exc:
                 raise ValidationError(exc.message) from exc
         return cleaned

@@ -4,6 +4,7 @@ A map is either generated from parameters (``procedural``) or imported from an o
 (``svg``). Seats keep their coordinates and, for SVG maps, the id of the element that draws them.
 """
 
+from django.conf import settings
 from django.db import models
 
 
@@ -13,6 +14,15 @@ class SeatMap(models.Model):
         SVG = "svg", "SVG (stadium, concert hall)"
 
     venue = models.ForeignKey("ticketing.Venue", on_delete=models.CASCADE, related_name="seat_maps")
+    # Who may change the map; empty for a shared map (shared/access.py).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="seat_maps",
+        help_text="Empty: a shared map, changed by admins only.",
+    )
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     # Generator parameters (JSON) for procedural maps; the sanitized SVG for SVG maps.

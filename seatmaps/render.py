@@ -2,7 +2,9 @@
 
 Both kinds of map end up as one inline SVG in which every seat element carries
 ``data-seat-id`` (the Seat's primary key), which is all the page's script needs to colour and
-select seats. Large stadiums have 20,000 seats, so everything here is one query for all seats
+select seats. An uploaded SVG's ids are moved into the map's own namespace (``map<pk>-``) so
+they can never stand in for an element of the page that inlines it; procedural maps have none.
+Large stadiums have 20,000 seats, so everything here is one query for all seats
 and plain string building, and results are cached per map revision: ``SeatMap.revision`` is
 bumped by every change made through ``seatmaps.services``, which makes stale entries
 unreachable instead of having to delete them.
@@ -19,12 +21,13 @@ from django.core.cache import cache
 
 from .generator import InvalidLayout, LayoutParams, generate, stage_box
 from .models import SeatMap, Section
+from .svg.sanitize import namespace_ids, parse_svg, sanitize_tree, serialize
 
 SEAT_FIELDS = ("id", "section", "row", "number", "label", "x", "y")
 DEFAULT_CACHE_SECONDS = 24 * 3600
-# The sanitizer writes every attribute as ` name="value"` with quotes escaped inside values,
-# so ` id="` can only start a real id attribute (``data-seat-id`` has a dash before ``id``).
-_ID_ATTRIBUTE = re.compile(r'(?<=\s)id="([^"]*)"')
+# Part of every cache key: bumped when the rendered markup changes, so entries written by an
+# older renderer (e.g. before ids were namespaced) are never served again.
+RENDER_VERSION = 2
 
 # (primary key or None, section code, row label, number, x, y)
 SeatRow = tuple[int | None, str, str, str, float, float]
@@ -37,7 +40,12 @@ def _cache_seconds() -> int:
 def _cache_key(what: str, seat_map: SeatMap) -> str:
     # created_at tells apart two maps that got the same id from a recreated database.
     created = int(seat_map.created_at.timestamp() * 1_000_000)
-    return f"seatmaps:{what}:{seat_map.pk}:{created}:{seat_map.revision}"
+    return f"seatmaps:{what}:v{RENDER_VERSION}:{seat_map.pk}:{created}:{seat_map.revision}"
+
+
+def map_id_prefix(seat_map_pk: int) -> str:
+    """The namespace of one map's ids; no id of our pages starts with ``map<digits>-``."""
+    return f"map{seat_map_pk}-"
 
 
 def render_seat_map(seat_map: SeatMap) -> str:
@@ -78,15 +86,19 @@ def seat_map_payload(seat_map: SeatMap) -> dict:
 
 
 def _render_svg_map(seat_map: SeatMap) -> str:
-    """The stored sanitized SVG with ``data-seat-id`` added next to each seat's ``id``."""
+    """The stored SVG sanitized again (maps stored under older rules get today's), its ids
+    moved into the map's namespace, and ``data-seat-id`` on each seat element."""
     pk_by_svg_id = dict(seat_map.seats.exclude(svg_id="").values_list("svg_id", "pk"))
-
-    def tag_seat(match: re.Match) -> str:
-        svg_id = match.group(1)
-        pk = pk_by_svg_id.get(html.unescape(svg_id) if "&" in svg_id else svg_id)
-        return match.group(0) if pk is None else f'{match.group(0)} data-seat-id="{pk}"'
-
-    return _ID_ATTRIBUTE.sub(tag_seat, seat_map.source)
+    source = seat_map.source
+    # The size limit applied when the file was uploaded; the stored text passed it then.
+    root = parse_svg(source, max_bytes=len(source.encode()))
+    sanitize_tree(root)
+    for element in root.iter():
+        pk = pk_by_svg_id.get(element.get("id", ""))
+        if pk is not None:
+            element.set("data-seat-id", str(pk))
+    namespace_ids(root, map_id_prefix(seat_map.pk))
+    return serialize(root)
 
 
 def _render_procedural_map(seat_map: SeatMap) -> str:
@@ -125,7 +137,7 @@ def draw_procedural(
     seats_by_section: dict[str, list[str]] = {code: [] for code, _ in sections}
     row_ends: dict[tuple[str, str], list[float]] = {}
     for pk, code, row, number, x, y in seats:
-        identity = f' id="seat-{pk}" data-seat-id="{pk}"' if pk is not None else ""
+        identity = f' data-seat-id="{pk}"' if pk is not None else ""
         seats_by_section.setdefault(code, []).append(
             f'<circle class="seat"{identity} data-section="{escape(code)}" '
             f'data-row="{escape(row)}" data-number="{escape(number)}" '

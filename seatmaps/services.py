@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from shared.enums import TicketStatus
+from shared.enums import EventStatus, TicketStatus
 from shared.exceptions import BusinessRuleViolation
 
 from .generator import InvalidLayout, LayoutParams, generate
@@ -24,12 +24,14 @@ BATCH_SIZE = 2000
 LIVE_TICKET_STATUSES = (TicketStatus.VALID, TicketStatus.USED)
 
 
-def create_procedural_map(venue, name: str, params: LayoutParams) -> SeatMap:
-    """A new map generated from ``params``; raises BusinessRuleViolation for bad parameters."""
+def create_procedural_map(venue, name: str, params: LayoutParams, owner=None) -> SeatMap:
+    """A new map generated from ``params`` (``owner`` None: a shared map); raises
+    BusinessRuleViolation for bad parameters."""
     layout = _generate(params)
     with transaction.atomic():
         seat_map = SeatMap.objects.create(
             venue=venue,
+            owner=owner,
             name=name,
             kind=SeatMap.Kind.PROCEDURAL,
             source=params.to_json(),
@@ -43,9 +45,10 @@ def create_procedural_map(venue, name: str, params: LayoutParams) -> SeatMap:
 def regenerate_procedural_map(seat_map: SeatMap, params: LayoutParams) -> SeatMap:
     """Replace the seats of a procedural map with a new layout.
 
-    Refused once a seat has a live ticket: the buyer's ticket names a seat that must keep
-    existing where it was sold. Seats with only cancelled tickets cannot be deleted either
-    (the ticket keeps its history), which is refused the same way.
+    Refused while a published event uses the map (``check_not_on_sale``), and once a seat has
+    a live ticket: the buyer's ticket names a seat that must keep existing where it was sold.
+    Seats with only cancelled tickets cannot be deleted either (the ticket keeps its
+    history), which is refused the same way.
     """
     if seat_map.kind != SeatMap.Kind.PROCEDURAL:
         raise BusinessRuleViolation(
@@ -56,6 +59,7 @@ def regenerate_procedural_map(seat_map: SeatMap, params: LayoutParams) -> SeatMa
     with transaction.atomic():
         locked = SeatMap.objects.select_for_update().get(pk=seat_map.pk)
         check_no_tickets(locked)
+        check_not_on_sale(locked)
         try:
             Seat.objects.filter(seat_map=locked).delete()
         except ProtectedError as exc:  # a ticket was written after the check
@@ -66,6 +70,26 @@ def regenerate_procedural_map(seat_map: SeatMap, params: LayoutParams) -> SeatMa
         _write_seats(locked, layout.sections, layout.seats)
     seat_map.refresh_from_db()
     return seat_map
+
+
+def check_not_on_sale(seat_map: SeatMap) -> None:
+    """Raise BusinessRuleViolation if a published event (on sale or closed) uses the map.
+
+    Its buyers may hold these seats, and its published rules name them; only drafts (whose
+    rules are published again when sales open) may see their map change underneath.
+    """
+    published = list(
+        seat_map.events.filter(status__in=[EventStatus.ON_SALE, EventStatus.CLOSED]).values_list(
+            "title", flat=True
+        )
+    )
+    if published:
+        raise BusinessRuleViolation(
+            f"The seat map {seat_map.name!r} is used by published events "
+            f"({', '.join(published)}); create a new map and choose it for those events instead.",
+            code="seat_map_in_use",
+            details={"events": published},
+        )
 
 
 def check_no_tickets(seat_map: SeatMap) -> None:
@@ -100,7 +124,7 @@ def _seats_sold(seat_map: SeatMap) -> BusinessRuleViolation:
 
 
 def import_svg_map(
-    venue, name: str, svg_bytes: bytes, *, max_bytes: int | None = None
+    venue, name: str, svg_bytes: bytes, owner=None, *, max_bytes: int | None = None
 ) -> tuple[SeatMap, dict]:
     """A new map from an organizer's SVG, and the importer's report.
 
@@ -122,6 +146,7 @@ def import_svg_map(
     with transaction.atomic():
         seat_map = SeatMap.objects.create(
             venue=venue,
+            owner=owner,
             name=name,
             kind=SeatMap.Kind.SVG,
             source=result.svg,

@@ -43,3 +43,10 @@ class FailureReason(models.TextChoices):
     PAYMENT_DECLINED = "payment_declined", "The payment was declined"
     PAYMENT_TIMEOUT = "payment_timeout", "The payment was not completed in time"
     EVENT_CANCELLED = "event_cancelled", "The event was cancelled before the payment"
+
+
+class EventStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ON_SALE = "on_sale", "On sale"
+    CLOSED = "closed", "Sales closed"
+    CANCELLED = "cancelled", "Cancelled"

@@ -43,3 +43,21 @@ class DependencyUnavailable(TicketingError):
 
     http_status = 503
     code = "dependency_unavailable"
+
+
+class PermissionDenied(TicketingError):
+    """403: the user is known but may not do this (``shared.access`` decided)."""
+
+    http_status = 403
+    code = "permission_denied"
+
+
+class RateLimited(TicketingError):
+    """429: too many attempts; ``retry_after`` seconds until the window ends."""
+
+    http_status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, details={"retry_after_seconds": retry_after})
+        self.retry_after = retry_after

@@ -16,6 +16,21 @@ Rules
 * General admission has no seat keys: ``ga:sold`` counts sold tickets, ``ga:holds`` (sorted by
   expiry) and ``ga:qty`` record live holds and ``ga:held`` their total; a hold is refused when
   sold + held + requested would pass the capacity.
+* Fair shares: ``buyer:<owner>:holds`` (hold ids sorted by expiry) and ``buyer:<owner>:qty``
+  (hold id -> tickets) are the buyer's live holds; every script that reads them first drops the
+  entries whose expiry has passed, so a hold that ran out by TTL stops counting without anyone
+  telling Redis. ``buyer:<owner>:booked`` (hold id of the booking -> tickets) is what the buyer
+  bought: confirm writes it, a cancellation deletes its entry, and both are idempotent because
+  the field is the hold id. A hold is refused (``limit``) when held + booked + requested would
+  pass the event's per-buyer limit, inside the same script that takes the seats, so parallel
+  requests of one buyer cannot all slip under it.
+* ``buyers`` marks the booked hashes as complete. Like ``sold`` it goes missing when Redis loses
+  its data; a hold that has a limit then answers ``rebuild_buyers`` and the caller rebuilds every
+  buyer's booked hash from PostgreSQL before holding.
+* Cool-down: a buyer's release writes ``buyer:<owner>:cool`` (seat -> until ms) and that buyer's
+  holds of those seats are refused (``cooldown``) until then; other buyers are not affected.
+  General admission has no seats, so a released quantity stays on the buyer's count (a ``~``
+  entry in ``qty`` that expires with the cool-down) and blocks only what would pass the limit.
 * Redis only filters early. PostgreSQL's partial unique index on live tickets decides who owns a
   seat (a lease can expire under a slow worker, a failover can lose writes).
 
@@ -27,6 +42,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -61,6 +77,31 @@ def rules_key(event_id: int) -> str:
     return f"{_prefix(event_id)}:rules"
 
 
+def buyers_marker_key(event_id: int) -> str:
+    return f"{_prefix(event_id)}:buyers"
+
+
+def buyer_keys(event_id: int, owner: str) -> list[str]:
+    """The buyer's live holds (zset), their quantities, booked tickets and seat cool-downs."""
+    p = f"{_prefix(event_id)}:buyer:{owner}"
+    return [f"{p}:holds", f"{p}:qty", f"{p}:booked", f"{p}:cool"]
+
+
+def rate_key(event_id: int, owner: str) -> str:
+    return f"{_prefix(event_id)}:buyer:{owner}:rate"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``requests`` hold attempts per ``window_ms`` per buyer and event (0: no limit)."""
+
+    requests: int
+    window_ms: int
+
+
+NO_RATE_LIMIT = RateLimit(0, 1)
+
+
 def _ga_keys(event_id: int) -> list[str]:
     p = _prefix(event_id)
     return [f"{p}:ga:sold", f"{p}:ga:holds", f"{p}:ga:qty", f"{p}:ga:held"]
@@ -83,79 +124,185 @@ local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: sold, seats, hold, seat keys...  ARGV: hold id, ttl ms, owner, seat ids (same order)
+# A fixed window per buyer and event: the first attempt of a window starts it. Counted inside the
+# hold scripts, so the rate limit costs no round trip of its own; every attempt counts, refused
+# ones too. Returns the milliseconds until the window ends when the limit is passed, else 0.
+_RATE = """
+local function rate_limited(key, limit, window_ms)
+  if limit <= 0 then return 0 end
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('PEXPIRE', key, window_ms) end
+  if n <= limit then return 0 end
+  local left = redis.call('PTTL', key)
+  if left < 0 then
+    redis.call('PEXPIRE', key, window_ms)
+    left = window_ms
+  end
+  return left
+end
+"""
+
+# The buyer's ledger: ``holds`` is a zset (hold id -> expiry ms), ``qty`` a hash (hold id ->
+# tickets; ``~<hold id>`` for a general-admission release still cooling down).
+_BUYER = """
+local function buyer_held(holds, qty)
+  local gone = redis.call('ZRANGEBYSCORE', holds, '-inf', now_ms)
+  if #gone > 0 then
+    redis.call('HDEL', qty, unpack(gone))
+    redis.call('ZREMRANGEBYSCORE', holds, '-inf', now_ms)
+  end
+  local held, cooling, cool_until = 0, 0, 0
+  local all = redis.call('HGETALL', qty)
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 1) == '~' then
+      cooling = cooling + tonumber(all[i + 1])
+      cool_until = math.max(cool_until, tonumber(redis.call('ZSCORE', holds, all[i]) or '0'))
+    else
+      held = held + tonumber(all[i + 1])
+    end
+  end
+  return held, cooling, cool_until
+end
+local function hash_total(key)
+  local total = 0
+  for _, v in ipairs(redis.call('HVALS', key)) do total = total + tonumber(v) end
+  return total
+end
+local function keep_alive(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
+local function buyer_add(holds, qty, hold_id, n, expires)
+  redis.call('ZADD', holds, expires, hold_id)
+  redis.call('HSET', qty, hold_id, n)
+  keep_alive(holds, expires - now_ms)
+  keep_alive(qty, expires - now_ms)
+end
+local function buyer_drop(holds, qty, hold_id)
+  redis.call('ZREM', holds, hold_id)
+  redis.call('HDEL', qty, hold_id)
+end
+"""
+
+# KEYS: sold, seats, hold, buyers marker, buyer holds, qty, booked, cool, rate, seat keys...
+# ARGV: hold id, ttl ms, owner, per-buyer limit (0: none), rate limit (0: none), rate window ms,
+#       seat ids (same order as the seat keys)
 _HOLD_SEATS = (
     _NOW_MS
+    + _RATE
+    + _BUYER
     + """
+local A, K = 6, 9  -- fixed ARGV and KEYS before the seats
+local wait_ms = rate_limited(KEYS[9], tonumber(ARGV[5]), tonumber(ARGV[6]))
+if wait_ms > 0 then return {'rate_limited', tostring(wait_ms)} end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'rebuild_sold'} end
 if redis.call('EXISTS', KEYS[2]) == 0 then return {'load_seats'} end
-local n = #ARGV - 3
+local limit = tonumber(ARGV[4])
+if limit > 0 and redis.call('EXISTS', KEYS[4]) == 0 then return {'rebuild_buyers'} end
+local n = #ARGV - A
 local bad = {}
 for i = 1, n do
-  if redis.call('SISMEMBER', KEYS[2], ARGV[3 + i]) == 0 then bad[#bad + 1] = ARGV[3 + i] end
+  if redis.call('SISMEMBER', KEYS[2], ARGV[A + i]) == 0 then bad[#bad + 1] = ARGV[A + i] end
 end
 if #bad > 0 then return {'unknown', unpack(bad)} end
+local until_ms = redis.call('HMGET', KEYS[8], unpack(ARGV, A + 1))
+local wait = 0
 for i = 1, n do
-  local seat = ARGV[3 + i]
-  if redis.call('SISMEMBER', KEYS[1], seat) == 1 or redis.call('EXISTS', KEYS[3 + i]) == 1 then
+  local u = tonumber(until_ms[i] or '0')
+  if u > now_ms then
+    bad[#bad + 1] = ARGV[A + i]
+    wait = math.max(wait, u - now_ms)
+  end
+end
+if #bad > 0 then return {'cooldown', tostring(wait), unpack(bad)} end
+local held = buyer_held(KEYS[5], KEYS[6])
+local booked = hash_total(KEYS[7])
+if limit > 0 and held + booked + n > limit then
+  return {'limit', tostring(held), tostring(booked)}
+end
+for i = 1, n do
+  local seat = ARGV[A + i]
+  if redis.call('SISMEMBER', KEYS[1], seat) == 1 or redis.call('EXISTS', KEYS[K + i]) == 1 then
     bad[#bad + 1] = seat
   end
 end
 if #bad > 0 then return {'taken', unpack(bad)} end
 local ttl = tonumber(ARGV[2])
-for i = 1, n do redis.call('SET', KEYS[3 + i], ARGV[1], 'PX', ttl) end
+for i = 1, n do redis.call('SET', KEYS[K + i], ARGV[1], 'PX', ttl) end
 local expires = now_ms + ttl
-redis.call('HSET', KEYS[3], 'owner', ARGV[3], 'seats', table.concat(ARGV, ',', 4),
+redis.call('HSET', KEYS[3], 'owner', ARGV[3], 'seats', table.concat(ARGV, ',', A + 1),
            'quantity', n, 'expires_ms', expires)
 redis.call('PEXPIRE', KEYS[3], ttl)
+buyer_add(KEYS[5], KEYS[6], ARGV[1], n, expires)
 return {'ok', tostring(expires)}
 """
 )
 
-# KEYS: hold, seat keys...  ARGV: hold id, owner ('' skips the owner check)
-_RELEASE_SEATS = """
+# KEYS: hold, buyer holds, qty, cool, seat keys...
+# ARGV: hold id, owner ('' skips the owner check), cool-down ms, seat ids (same order)
+_RELEASE_SEATS = (
+    _NOW_MS
+    + _BUYER
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then return {'not_owner'} end
+local cooldown = tonumber(ARGV[3])
 local released = 0
-for i = 2, #KEYS do
+for i = 5, #KEYS do
   if redis.call('GET', KEYS[i]) == ARGV[1] then
     redis.call('DEL', KEYS[i])
     released = released + 1
+    if cooldown > 0 then redis.call('HSET', KEYS[4], ARGV[i - 1], now_ms + cooldown) end
   end
 end
+if cooldown > 0 and released > 0 then keep_alive(KEYS[4], cooldown) end
+buyer_drop(KEYS[2], KEYS[3], ARGV[1])
 redis.call('DEL', KEYS[1])
 return {'ok', tostring(released)}
 """
+)
 
-# KEYS: hold, seat keys...  ARGV: hold id, at least this many ms left afterwards
-_CHECK_SEATS = """
+# KEYS: hold, buyer holds, qty, seat keys...  ARGV: hold id, at least this many ms left afterwards
+_CHECK_SEATS = (
+    _NOW_MS
+    + _BUYER
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'expired'} end
 local lost = {}
-for i = 2, #KEYS do
+for i = 4, #KEYS do
   if redis.call('GET', KEYS[i]) ~= ARGV[1] then lost[#lost + 1] = KEYS[i] end
 end
 if #lost > 0 then return {'lost', unpack(lost)} end
 local keep = tonumber(ARGV[2])
 for i = 1, #KEYS do
-  if redis.call('PTTL', KEYS[i]) < keep then redis.call('PEXPIRE', KEYS[i], keep) end
+  if i > 3 or i == 1 then keep_alive(KEYS[i], keep) end
 end
+-- The longer lease keeps counting against the buyer's limit until the booking settles.
+local q = redis.call('HGET', KEYS[1], 'quantity')
+local score = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
+if score < now_ms + keep then buyer_add(KEYS[2], KEYS[3], ARGV[1], q, now_ms + keep) end
 return {'ok'}
 """
+)
 
-# KEYS: hold, sold, seat keys...  ARGV: hold id, force ('1' after the database commit), seat ids
+# KEYS: hold, sold, buyers marker, buyer holds, qty, booked, seat keys...
+# ARGV: hold id, force ('1' after the database commit), seat ids
 _CONFIRM_SEATS = """
 if ARGV[2] ~= '1' then
   if redis.call('EXISTS', KEYS[1]) == 0 then return {'expired'} end
-  for i = 3, #KEYS do
-    if redis.call('GET', KEYS[i]) ~= ARGV[1] then return {'lost', ARGV[i]} end
+  for i = 7, #KEYS do
+    if redis.call('GET', KEYS[i]) ~= ARGV[1] then return {'lost', ARGV[i - 4]} end
   end
 end
 local has_sold = redis.call('EXISTS', KEYS[2]) == 1
-for i = 3, #KEYS do
+for i = 7, #KEYS do
   -- A missing sold set is rebuilt from PostgreSQL, which already has these tickets.
-  if has_sold then redis.call('SADD', KEYS[2], ARGV[i]) end
+  if has_sold then redis.call('SADD', KEYS[2], ARGV[i - 4]) end
   if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
+-- Held becomes booked; keyed by hold id, so a second confirm changes nothing.
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[6], ARGV[1], #KEYS - 6) end
 redis.call('DEL', KEYS[1])
 return {'ok'}
 """
@@ -170,6 +317,21 @@ end
 return 1
 """
 
+# KEYS: buyers marker, one booked hash per buyer
+# ARGV: for each buyer in KEYS order: n, then n pairs of hold id and tickets
+_REBUILD_BUYERS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local a = 1
+for k = 2, #KEYS do
+  redis.call('DEL', KEYS[k])
+  local n = tonumber(ARGV[a])
+  for j = 1, n do redis.call('HSET', KEYS[k], ARGV[a + 2 * j - 1], ARGV[a + 2 * j]) end
+  a = a + 1 + 2 * n
+end
+redis.call('SET', KEYS[1], '-')
+return 1
+"""
+
 _GA_PRUNE = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms)
 for _, h in ipairs(expired) do
@@ -180,13 +342,29 @@ for _, h in ipairs(expired) do
 end
 """
 
-# KEYS: ga sold, ga holds, ga qty, ga held, hold  ARGV: hold id, ttl ms, owner, quantity, capacity
+# KEYS: ga sold, ga holds, ga qty, ga held, hold, buyers marker, buyer holds, qty, booked, rate
+# ARGV: hold id, ttl ms, owner, quantity, capacity, per-buyer limit (0: none),
+#       rate limit (0: none), rate window ms
 _GA_HOLD = (
     _NOW_MS
+    + _RATE
     + _GA_PRUNE
+    + _BUYER
     + """
+local wait_ms = rate_limited(KEYS[10], tonumber(ARGV[7]), tonumber(ARGV[8]))
+if wait_ms > 0 then return {'rate_limited', tostring(wait_ms)} end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'rebuild_sold'} end
+local limit = tonumber(ARGV[6])
+if limit > 0 and redis.call('EXISTS', KEYS[6]) == 0 then return {'rebuild_buyers'} end
 local qty = tonumber(ARGV[4])
+local mine, cooling, cool_until = buyer_held(KEYS[7], KEYS[8])
+local booked = hash_total(KEYS[9])
+if limit > 0 and mine + booked + qty > limit then
+  return {'limit', tostring(mine), tostring(booked)}
+end
+if limit > 0 and mine + booked + cooling + qty > limit then
+  return {'cooldown', tostring(math.max(cool_until - now_ms, 0))}
+end
 local left = tonumber(ARGV[5]) - tonumber(redis.call('GET', KEYS[1]))
              - tonumber(redis.call('GET', KEYS[4]) or '0')
 if qty > left then return {'sold_out', tostring(math.max(left, 0))} end
@@ -197,14 +375,17 @@ redis.call('HSET', KEYS[3], ARGV[1], qty)
 redis.call('INCRBY', KEYS[4], qty)
 redis.call('HSET', KEYS[5], 'owner', ARGV[3], 'seats', '', 'quantity', qty, 'expires_ms', expires)
 redis.call('PEXPIRE', KEYS[5], ttl)
+buyer_add(KEYS[7], KEYS[8], ARGV[1], qty, expires)
 return {'ok', tostring(expires)}
 """
 )
 
-# KEYS: ga sold, ga holds, ga qty, ga held, hold  ARGV: hold id, owner ('' skips the check)
+# KEYS: ga sold, ga holds, ga qty, ga held, hold, buyer holds, qty
+# ARGV: hold id, owner ('' skips the check), cool-down ms
 _GA_RELEASE = (
     _NOW_MS
     + _GA_PRUNE
+    + _BUYER
     + """
 if redis.call('EXISTS', KEYS[5]) == 0 then return {'gone'} end
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[5], 'owner') ~= ARGV[2] then return {'not_owner'} end
@@ -213,14 +394,18 @@ redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('DECRBY', KEYS[4], q)
 redis.call('DEL', KEYS[5])
+buyer_drop(KEYS[6], KEYS[7], ARGV[1])
+local cooldown = tonumber(ARGV[3])
+if cooldown > 0 and q > 0 then buyer_add(KEYS[6], KEYS[7], '~' .. ARGV[1], q, now_ms + cooldown) end
 return {'ok', tostring(q)}
 """
 )
 
-# KEYS: ga sold, ga holds, ga qty, ga held, hold  ARGV: hold id, keep ms
+# KEYS: ga sold, ga holds, ga qty, ga held, hold, buyer holds, qty  ARGV: hold id, keep ms
 _GA_CHECK = (
     _NOW_MS
     + _GA_PRUNE
+    + _BUYER
     + """
 if redis.call('EXISTS', KEYS[5]) == 0 or not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return {'expired'}
@@ -230,11 +415,16 @@ if tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1])) < now_ms + keep then
   redis.call('ZADD', KEYS[2], now_ms + keep, ARGV[1])
 end
 if redis.call('PTTL', KEYS[5]) < keep then redis.call('PEXPIRE', KEYS[5], keep) end
+local score = tonumber(redis.call('ZSCORE', KEYS[6], ARGV[1]) or '0')
+if score < now_ms + keep then
+  buyer_add(KEYS[6], KEYS[7], ARGV[1], redis.call('HGET', KEYS[5], 'quantity'), now_ms + keep)
+end
 return {'ok'}
 """
 )
 
-# KEYS: ga sold, ga holds, ga qty, ga held, hold  ARGV: hold id, force, quantity
+# KEYS: ga sold, ga holds, ga qty, ga held, hold, buyers marker, buyer holds, qty, booked
+# ARGV: hold id, force, quantity
 _GA_CONFIRM = (
     _NOW_MS
     + _GA_PRUNE
@@ -248,6 +438,10 @@ if live then
   redis.call('DECRBY', KEYS[4], q)
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], tonumber(ARGV[3])) end
+-- Held becomes booked; keyed by hold id, so a second confirm changes nothing.
+redis.call('ZREM', KEYS[7], ARGV[1])
+redis.call('HDEL', KEYS[8], ARGV[1])
+if redis.call('EXISTS', KEYS[6]) == 1 then redis.call('HSET', KEYS[9], ARGV[1], ARGV[3]) end
 redis.call('DEL', KEYS[5])
 return {'ok'}
 """
@@ -261,8 +455,11 @@ class HoldResult:
     status: str
     hold_id: str = ""
     expires_ms: int = 0
-    seats: tuple[str, ...] = ()  # the unknown or taken seats when refused
+    seats: tuple[str, ...] = ()  # the unknown, taken or cooling seats when refused
     remaining: int | None = None  # general admission: tickets left when sold out
+    held: int = 0  # ``limit``: what the buyer already holds and has booked
+    booked: int = 0
+    retry_ms: int = 0  # ``cooldown``, ``rate_limited``: how long until a retry may succeed
 
     @property
     def ok(self) -> bool:
@@ -283,6 +480,16 @@ def _decode(reply) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else str(x) for x in reply]
 
 
+def _refusal(reply: list[str]) -> HoldResult:
+    if reply[0] == "rate_limited":
+        return HoldResult("rate_limited", retry_ms=int(reply[1]))
+    if reply[0] == "limit":
+        return HoldResult("limit", held=int(reply[1]), booked=int(reply[2]))
+    if reply[0] == "cooldown":
+        return HoldResult("cooldown", retry_ms=int(reply[1]), seats=tuple(reply[2:]))
+    return HoldResult(reply[0], seats=tuple(reply[1:]))
+
+
 class SeatLocks:
     """The seat-lock scripts bound to one Redis connection pool."""
 
@@ -293,6 +500,7 @@ class SeatLocks:
         self._check_seats = client.register_script(_CHECK_SEATS)
         self._confirm_seats = client.register_script(_CONFIRM_SEATS)
         self._rebuild_set = client.register_script(_REBUILD_SET)
+        self._rebuild_buyers = client.register_script(_REBUILD_BUYERS)
         self._ga_hold = client.register_script(_GA_HOLD)
         self._ga_release = client.register_script(_GA_RELEASE)
         self._ga_check = client.register_script(_GA_CHECK)
@@ -300,27 +508,43 @@ class SeatLocks:
 
     # --- seated events -----------------------------------------------------------------
     def hold_seats(
-        self, event_id: int, seat_ids: Sequence[int], owner: str, ttl_ms: int
+        self,
+        event_id: int,
+        seat_ids: Sequence[int],
+        owner: str,
+        ttl_ms: int,
+        limit: int = 0,
+        rate: RateLimit | None = None,
     ) -> HoldResult:
+        """Hold every seat or none; ``limit`` caps the buyer's held + booked seats (0: no cap),
+        ``rate`` the buyer's attempts on this event (``rate_limited`` with ``retry_ms``)."""
         hold_id = new_hold_id(event_id)
         seats = [str(s) for s in seat_ids]
+        rate = rate or NO_RATE_LIMIT
         keys = [sold_key(event_id), seats_key(event_id), hold_key(event_id, hold_id)]
+        keys += [buyers_marker_key(event_id), *buyer_keys(event_id, owner)]
+        keys += [rate_key(event_id, owner)]
         keys += [seat_key(event_id, s) for s in seats]
-        reply = _decode(self._hold_seats(keys=keys, args=[hold_id, ttl_ms, owner, *seats]))
+        args = [hold_id, ttl_ms, owner, limit, rate.requests, rate.window_ms, *seats]
+        reply = _decode(self._hold_seats(keys=keys, args=args))
         if reply[0] == "ok":
             return HoldResult("ok", hold_id=hold_id, expires_ms=int(reply[1]))
-        return HoldResult(reply[0], seats=tuple(reply[1:]))
+        return _refusal(reply)
 
-    def release(self, hold: Hold, owner: str = "") -> bool:
-        """Compare-and-delete the hold's keys; ``owner`` empty means the system releases it."""
+    def release(self, hold: Hold, owner: str = "", cooldown_ms: int = 0) -> bool:
+        """Compare-and-delete the hold's keys; ``owner`` empty means the system releases it.
+
+        ``cooldown_ms`` keeps the hold's owner from holding the same seats again that long.
+        """
         keys = [hold_key(hold.event_id, hold.hold_id)]
+        holds, qty, _, cool = buyer_keys(hold.event_id, hold.owner)
         if hold.seat_ids:
-            keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
-            reply = _decode(self._release_seats(keys=keys, args=[hold.hold_id, owner]))
+            keys += [holds, qty, cool, *[seat_key(hold.event_id, s) for s in hold.seat_ids]]
+            args = [hold.hold_id, owner, cooldown_ms, *[str(s) for s in hold.seat_ids]]
+            reply = _decode(self._release_seats(keys=keys, args=args))
         else:
-            reply = _decode(
-                self._ga_release(keys=_ga_keys(hold.event_id) + keys, args=[hold.hold_id, owner])
-            )
+            keys = [*_ga_keys(hold.event_id), *keys, holds, qty]
+            reply = _decode(self._ga_release(keys=keys, args=[hold.hold_id, owner, cooldown_ms]))
         return reply[0] == "ok"
 
     def check(self, hold: Hold, keep_ms: int = 60_000) -> str:
@@ -329,6 +553,7 @@ class SeatLocks:
         Extending the lease keeps it from running out while the booking transaction runs.
         """
         keys = [hold_key(hold.event_id, hold.hold_id)]
+        keys += buyer_keys(hold.event_id, hold.owner)[:2]
         if hold.seat_ids:
             keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
             return _decode(self._check_seats(keys=keys, args=[hold.hold_id, keep_ms]))[0]
@@ -345,12 +570,13 @@ class SeatLocks:
         """
         flag = "1" if force else "0"
         hk = hold_key(hold.event_id, hold.hold_id)
+        buyer = [buyers_marker_key(hold.event_id), *buyer_keys(hold.event_id, hold.owner)[:3]]
         if hold.seat_ids:
-            keys = [hk, sold_key(hold.event_id)]
+            keys = [hk, sold_key(hold.event_id), *buyer]
             keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
             args = [hold.hold_id, flag, *[str(s) for s in hold.seat_ids]]
             return _decode(self._confirm_seats(keys=keys, args=args))[0]
-        keys = [*_ga_keys(hold.event_id), hk]
+        keys = [*_ga_keys(hold.event_id), hk, *buyer]
         return _decode(self._ga_confirm(keys=keys, args=[hold.hold_id, flag, hold.quantity]))[0]
 
     def get_hold(self, hold_id: str) -> Hold | None:
@@ -373,16 +599,55 @@ class SeatLocks:
 
     # --- general admission --------------------------------------------------------------
     def hold_quantity(
-        self, event_id: int, quantity: int, capacity: int, owner: str, ttl_ms: int
+        self,
+        event_id: int,
+        quantity: int,
+        capacity: int,
+        owner: str,
+        ttl_ms: int,
+        limit: int = 0,
+        rate: RateLimit | None = None,
     ) -> HoldResult:
         hold_id = new_hold_id(event_id)
-        keys = [*_ga_keys(event_id), hold_key(event_id, hold_id)]
-        reply = _decode(self._ga_hold(keys=keys, args=[hold_id, ttl_ms, owner, quantity, capacity]))
+        rate = rate or NO_RATE_LIMIT
+        keys = [*_ga_keys(event_id), hold_key(event_id, hold_id), buyers_marker_key(event_id)]
+        keys += [*buyer_keys(event_id, owner)[:3], rate_key(event_id, owner)]
+        args = [hold_id, ttl_ms, owner, quantity, capacity, limit, rate.requests, rate.window_ms]
+        reply = _decode(self._ga_hold(keys=keys, args=args))
         if reply[0] == "ok":
             return HoldResult("ok", hold_id=hold_id, expires_ms=int(reply[1]))
         if reply[0] == "sold_out":
             return HoldResult("sold_out", remaining=int(reply[1]))
-        return HoldResult(reply[0])
+        return _refusal(reply)
+
+    # --- fair shares --------------------------------------------------------------------
+    def rebuild_buyers(self, event_id: int, booked: dict[str, dict[str, int]]) -> bool:
+        """Recreate every buyer's booked tickets (owner -> hold id -> tickets) from PostgreSQL,
+        only if Redis lost them."""
+        keys = [buyers_marker_key(event_id)]
+        args: list = []
+        for owner, by_hold in booked.items():
+            keys.append(buyer_keys(event_id, owner)[2])
+            args.append(len(by_hold))
+            for hold_id, tickets in by_hold.items():
+                args += [hold_id, tickets]
+        return bool(self._rebuild_buyers(keys=keys, args=args))
+
+    def buyer_usage(self, event_id: int, owner: str) -> tuple[int, int]:
+        """(held, booked) tickets of a buyer: live holds and bookings not cancelled."""
+        holds, qty, booked, _ = buyer_keys(event_id, owner)
+        now_ms = int(time.time() * 1000)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrangebyscore(holds, f"({now_ms}", "+inf")
+        pipe.hgetall(qty)
+        pipe.hvals(booked)
+        live, quantities, sold = pipe.execute()
+        held = sum(int(quantities.get(h, 0)) for h in live if not h.startswith(b"~"))
+        return held, sum(int(v) for v in sold)
+
+    def forget_booking(self, event_id: int, owner: str, hold_id: str) -> None:
+        """A cancelled booking stops counting against its buyer's limit."""
+        self.redis.hdel(buyer_keys(event_id, owner)[2], hold_id)
 
     def ga_counts(self, event_id: int) -> tuple[int | None, int]:
         """(sold, held) for a general-admission event; sold is None when Redis lost it."""
@@ -419,8 +684,18 @@ class SeatLocks:
         if not self.rebuild_sold(event_id, ids) and ids:
             self.redis.sadd(sold_key(event_id), *ids)
 
-    def unsell(self, event_id: int, seat_ids: Sequence[int] = (), quantity: int = 0) -> None:
-        """Put cancelled tickets back on sale: seats leave the sold set, GA counts go down."""
+    def unsell(
+        self,
+        event_id: int,
+        seat_ids: Sequence[int] = (),
+        quantity: int = 0,
+        owner: str = "",
+        hold_id: str = "",
+    ) -> None:
+        """Put cancelled tickets back on sale: seats leave the sold set, GA counts go down,
+        and the booking (named by its hold id) stops counting against its buyer's limit."""
+        if owner and hold_id:
+            self.forget_booking(event_id, owner, hold_id)
         if seat_ids:
             self.redis.srem(sold_key(event_id), *[str(s) for s in seat_ids])
         if quantity:
@@ -444,6 +719,41 @@ class SeatLocks:
         if seat_ids:
             held = {s for s, v in zip(seat_ids, replies[1], strict=True) if v is not None}
         return held - sold, sold, bool(sold_raw)
+
+    # --- batches (the booking worker) ---------------------------------------------------
+    # The same scripts as ``check`` and ``confirm``, one per hold, sent in one pipeline: one
+    # round trip for a whole batch of bookings. Each script stays atomic on its own hold.
+    def check_many(self, holds: Sequence[Hold], keep_ms: int = 60_000) -> list[str]:
+        """``check`` for every hold, in order, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for hold in holds:
+            keys = [hold_key(hold.event_id, hold.hold_id)]
+            keys += buyer_keys(hold.event_id, hold.owner)[:2]
+            if hold.seat_ids:
+                keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
+                self._check_seats(keys=keys, args=[hold.hold_id, keep_ms], client=pipe)
+            else:
+                keys = _ga_keys(hold.event_id) + keys
+                self._ga_check(keys=keys, args=[hold.hold_id, keep_ms], client=pipe)
+        return [_decode(reply)[0] for reply in pipe.execute()] if holds else []
+
+    def confirm_many(self, holds: Sequence[Hold]) -> None:
+        """``confirm(force=True)`` for every hold in one round trip: after the commit only."""
+        pipe = self.redis.pipeline(transaction=False)
+        for hold in holds:
+            hk = hold_key(hold.event_id, hold.hold_id)
+            buyer = [buyers_marker_key(hold.event_id), *buyer_keys(hold.event_id, hold.owner)[:3]]
+            if hold.seat_ids:
+                keys = [hk, sold_key(hold.event_id), *buyer]
+                keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
+                args = [hold.hold_id, "1", *[str(s) for s in hold.seat_ids]]
+                self._confirm_seats(keys=keys, args=args, client=pipe)
+            else:
+                keys = [*_ga_keys(hold.event_id), hk, *buyer]
+                args = [hold.hold_id, "1", hold.quantity]
+                self._ga_confirm(keys=keys, args=args, client=pipe)
+        if holds:
+            pipe.execute()
 
 
 _default: SeatLocks | None = None

@@ -49,6 +49,7 @@ def settle_workers(request):
 def clean_redis():
     """Each test starts with empty seat locks, channel layer and cache, and no stale caches."""
     from ticketing import selectors
+    from ticketing.auth.authentication import token_users
     from ticketing.services import event_rules
 
     for url in _redis_urls():
@@ -57,6 +58,7 @@ def clean_redis():
         client.close()
     event_rules._local.clear()
     selectors._pricing_cache.clear()
+    token_users.clear()
     yield
 
 

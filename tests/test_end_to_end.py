@@ -64,7 +64,8 @@ def emails_for(reference, timeout=30):
 def test_flash_sale_path_end_to_end(
     api_server, asgi_server, booking_worker, notifier_worker, make_user, organizer
 ):
-    event = create_seated_event(organizer, registration_mode="queued")
+    # A re-holds the seats it released, so no cool-down (tests/ticketing/test_fair_shares_api.py)
+    event = create_seated_event(organizer, registration_mode="queued", hold_cooldown_seconds=0)
     seats = seat_ids(event)[:2]
     buyer_a = make_user()
     cookies_a = session_cookies(buyer_a)

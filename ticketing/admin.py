@@ -8,21 +8,21 @@ from django.urls import reverse
 from payments.admin import BOOKING_INLINES, EventPayoutColumns
 from registration_worker.models import Booking, Ticket
 from seatmaps.models import Section
+from shared.access import events_visible_to, is_platform_admin, owned_visible_to
 from shared.exceptions import DependencyUnavailable
+from shared.owned_admin import OwnedModelAdmin
 from ticketing.models import Event, PriceCategory, Venue
 from ticketing.services import events as event_services
 from ticketing.services.event_rules import publish_event_rules
 
 
 def _own_events(request, queryset, path="organizer"):
-    if request.user.is_superuser:
-        return queryset
-    return queryset.filter(**{path: request.user})
+    return events_visible_to(request.user, queryset, path)
 
 
 @admin.register(Venue)
-class VenueAdmin(admin.ModelAdmin):
-    list_display = ["name", "city", "time_zone"]
+class VenueAdmin(OwnedModelAdmin):
+    list_display = ["name", "city", "time_zone", "owner"]
     search_fields = ["name", "city"]
 
 
@@ -51,7 +51,9 @@ class PriceCategoryInline(admin.TabularInline):
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "sections":
             # Only the sections of the event's map (all maps' sections while adding an event).
-            sections = Section.objects.select_related("seat_map")
+            sections = owned_visible_to(
+                request.user, Section.objects.select_related("seat_map"), "seat_map__owner"
+            )
             # Save a new seat map choice first; general admission events have no sections.
             object_id = request.resolver_match.kwargs.get("object_id")
             if object_id and str(object_id).isdigit():
@@ -82,10 +84,17 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
         return _own_events(request, super().get_queryset(request))
 
     def get_exclude(self, request, obj=None):
-        return [] if request.user.is_superuser else ["organizer"]
+        return [] if is_platform_admin(request.user) else ["organizer"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name in ("venue", "seat_map"):
+            # Own and shared venues and maps only; another organizer's are not choices.
+            field.queryset = owned_visible_to(request.user, field.queryset)
+        return field
 
     def save_model(self, request, obj, form, change):
-        if not change and not request.user.is_superuser:
+        if not change and not is_platform_admin(request.user):
             obj.organizer = request.user
         super().save_model(request, obj, form, change)
 

@@ -14,15 +14,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from notifications.routing import websocket_urlpatterns  # noqa: E402
-from notifications.ws_auth import WebSocketAuthMiddlewareStack  # noqa: E402
+from notifications.ws_auth import OriginCheckUnlessToken, WebSocketAuthMiddlewareStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": OriginCheckUnlessToken(
             WebSocketAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }

@@ -1,5 +1,6 @@
 """Liveness and readiness probes."""
 
+import ipaddress
 import socket
 import time
 from urllib.parse import urlparse
@@ -50,6 +51,29 @@ def _check_rabbitmq():
 CHECKS = {"postgresql": _check_postgresql, "redis": _check_redis, "rabbitmq": _check_rabbitmq}
 
 
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip()).is_loopback
+    except ValueError:
+        return False
+
+
+def may_see_details(request) -> bool:
+    """Loopback callers (an operator on the machine) and staff see which dependency failed.
+
+    Behind nginx every request comes from loopback; nginx appends the real client address as
+    the last X-Forwarded-For entry, so that entry decides (earlier ones are client-supplied).
+    """
+    if _is_loopback(request.META.get("REMOTE_ADDR", "")):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if not forwarded or _is_loopback(forwarded.split(",")[-1]):
+            return True
+    try:
+        return bool(request.user.is_authenticated and request.user.is_staff)
+    except Exception:  # sessions live in Redis and the database: either may be what is down
+        return False
+
+
 def readyz(request):
     results, failed = {}, []
     for name, check in CHECKS.items():
@@ -62,7 +86,7 @@ def readyz(request):
         else:
             results[name] = {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
     status = 503 if failed else 200
-    return JsonResponse(
-        {"status": "unavailable" if failed else "ready", "failed": failed, "checks": results},
-        status=status,
-    )
+    body = {"status": "unavailable" if failed else "ready"}
+    if may_see_details(request):
+        body.update(failed=failed, checks=results)
+    return JsonResponse(body, status=status)

@@ -9,10 +9,22 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from shared.enums import EventStatus
+
 TIME_ZONES = sorted((tz, tz) for tz in zoneinfo.available_timezones())
 
 
 class Venue(models.Model):
+    # Who may change the venue; empty for a shared venue that only admins change and every
+    # organizer may use (shared/access.py).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="venues",
+        help_text="Empty: a shared venue, changed by admins only.",
+    )
     name = models.CharField(max_length=200)
     city = models.CharField(max_length=100)
     address = models.CharField(max_length=300, blank=True)
@@ -26,11 +38,7 @@ class Venue(models.Model):
 
 
 class Event(models.Model):
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ON_SALE = "on_sale", "On sale"
-        CLOSED = "closed", "Sales closed"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = EventStatus
 
     class RegistrationMode(models.TextChoices):
         SIMPLE = "simple", "Simple (booked in the request)"
@@ -66,6 +74,16 @@ class Event(models.Model):
     )
     hold_ttl_seconds = models.PositiveIntegerField(default=600, validators=[MinValueValidator(10)])
     max_seats_per_order = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
+    # Fair shares (shared/locks.py enforces both inside the hold script).
+    max_seats_per_buyer = models.PositiveIntegerField(
+        default=20,
+        validators=[MinValueValidator(1)],
+        help_text="Seats one buyer may hold and own at once for this event (holds + bookings).",
+    )
+    hold_cooldown_seconds = models.PositiveIntegerField(
+        default=60,
+        help_text="After releasing seats, the same buyer waits this long to hold them again.",
+    )
     # Payments (payments/): a paid event's bookings wait in pending_payment until charged.
     requires_payment = models.BooleanField(
         default=False, help_text="Buyers pay through the payment provider when they register."

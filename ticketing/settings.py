@@ -122,6 +122,10 @@ CELERY_BROKER_URL = env(
     "CELERY_BROKER_URL", default="amqp://ticketing:ticketing@127.0.0.1:5672/ticketing"
 )
 BOOKINGS_DELIVERY_LIMIT = env.int("BOOKINGS_DELIVERY_LIMIT", default=10)
+# The booking worker books up to this many commands in one transaction, waiting at most this
+# long after the first one for the batch to fill (registration_worker/batching.py).
+BOOKING_BATCH_SIZE = env.int("BOOKING_BATCH_SIZE", default=64)
+BOOKING_BATCH_WAIT_MS = env.float("BOOKING_BATCH_WAIT_MS", default=5.0)
 PAYMENTS_DELIVERY_LIMIT = env.int("PAYMENTS_DELIVERY_LIMIT", default=10)
 
 # --- Payments (payments/): the provider, its timeouts and the platform's commission ----------
@@ -213,6 +217,29 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# --- API errors and OpenAPI docs (issue 10) ------------------------------------------------
+# Our parsers bound a body by DATA_UPLOAD_MAX_MEMORY_SIZE (413) and its nesting depth (400):
+# DRF's own read the raw stream, so Django's limit never applied to JSON.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "ticketing.api.parsers.JSONParser",
+    "ticketing.api.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+# Swagger UI and ReDoc from the installed package: the docs work without internet access.
+INSTALLED_APPS.append("drf_spectacular_sidecar")
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "COMPONENT_SPLIT_REQUEST": True,
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "ticketing.api.schema.document_error_responses",
+        ],
+    }
+)
+
 # --- Ticketing rules -----------------------------------------------------------------------
 TICKET_SIGNING_KEY = env("TICKET_SIGNING_KEY", default=SECRET_KEY)
 EVENT_RULES_CACHE_SECONDS = env.float("EVENT_RULES_CACHE_SECONDS", default=2.0)
@@ -247,3 +274,81 @@ LOGGING = {
 # Sessions live in the Redis cache (backed by the database) so browser requests on the hold
 # path do not read the session table.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# --- Production hardening (issue 10): on unless DEVELOPMENT --------------------------------
+_SECURE = not DEVELOPMENT
+
+
+def _production_env(name, cast, production_value, development_value):
+    """The variable if set and not empty, else the value for this mode.
+
+    Empty counts as unset so that a copy of .env.example cannot turn a protection off.
+    """
+    if env.str(name, default=""):
+        return cast(name)
+    return production_value if _SECURE else development_value
+
+
+# TLS ends at the proxy, which tells Django the original scheme in X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _production_env("SECURE_SSL_REDIRECT", env.bool, True, False)
+# Load balancers probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = _production_env("SECURE_HSTS_SECONDS", env.int, 31_536_000, 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _production_env(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", env.bool, True, False
+)
+SECURE_HSTS_PRELOAD = _production_env("SECURE_HSTS_PRELOAD", env.bool, True, False)
+SESSION_COOKIE_SECURE = _production_env("SESSION_COOKIE_SECURE", env.bool, True, False)
+CSRF_COOKIE_SECURE = _production_env("CSRF_COOKIE_SECURE", env.bool, True, False)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- Content-Security-Policy (issue 10, django-csp; middleware in ticketing/csp.py) ----------
+# Scripts run only from our origin or with this response's nonce: no inline scripts or handlers,
+# no javascript: URLs, nothing from other hosts, whatever markup reaches a page (an uploaded SVG).
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+MIDDLEWARE.append("ticketing.csp.NoncedCSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        # 'unsafe-inline' for styles only: style attributes cannot carry a nonce, and seat maps
+        # (uploaded SVGs, --map-ratio, category swatches) and the admin use them. CSS cannot send
+        # data anywhere since images, fonts and connections stay on our origin. No nonce here: a
+        # nonce would make browsers ignore 'unsafe-inline'.
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        # fetch and WebSockets: the same origin (CSP 3 'self' covers ws:/wss: to it).
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# --- Admin login (issue 10) -----------------------------------------------------------------
+# Beside Keycloak the local password form is off unless ALLOW_LOCAL_LOGIN (on by default only in
+# development, where the demo's local accounts live); ticketing/auth/backends.py is the gate.
+ALLOW_LOCAL_LOGIN = _production_env("ALLOW_LOCAL_LOGIN", env.bool, False, True)
+# Whatever local form stays on locks a username out after repeated wrong passwords
+# (django-axes, attempts stored in PostgreSQL). By username only: behind the proxy every client
+# may share one address, and Keycloak's own brute-force protection guards its logins.
+INSTALLED_APPS.append("axes")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username at once
+    "ticketing.auth.backends.LocalLoginGate",
+    *AUTHENTICATION_BACKENDS,
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # then it may try again
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 warns about lockouts that a rotated User-Agent or cookie escapes; a username lock
+# has no such key, and an address lock would shut out every client behind the proxy at once.
+SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "axes.W006"]
+AXES_RESET_ON_SUCCESS = True

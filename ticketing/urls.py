@@ -1,6 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from ticketing import health
 from ticketing.auth.views import LogoutView, MeView
@@ -13,9 +17,21 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves Swagger UI's start-up script from a URL: the CSP forbids inline ones.
+    path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    path(
+        "api/v1/redoc/",
+        SpectacularRedocView.as_view(url_name="schema", template_name="ticketing/redoc.html"),
+        name="redoc",
+    ),
     path("api/v1/me/", MeView.as_view(), name="me"),
     path("events/", include("ticketing.pages.urls")),
     path("api/v1/", include("ticketing.api.urls")),
     path("api/v1/", include("notifications.urls")),
 ]
+
+# JSON errors under /api/, Django's HTML pages elsewhere (ticketing/api/error_pages.py).
+handler400 = "ticketing.api.error_pages.bad_request"
+handler403 = "ticketing.api.error_pages.permission_denied"
+handler404 = "ticketing.api.error_pages.page_not_found"
+handler500 = "ticketing.api.error_pages.server_error"

@@ -267,6 +267,28 @@ def _defuse_use_chains(root: Element, report: SanitizeReport) -> None:
         _remove_keeping_tail(parents[use], use)
 
 
+_LOCAL_URL = re.compile(r"(url\(\s*['\"]?\s*#)", re.IGNORECASE)
+
+
+def namespace_ids(root: Element, prefix: str) -> None:
+    """Prefix, in place, every ``id`` and every local reference to one (``href="#x"``,
+    ``url(#x)`` in presentation attributes and ``style``) with ``prefix``.
+
+    The SVG is inlined into pages whose scripts find their own elements by id: an upload
+    with ``id="event-config"`` or ``id="hold-button"`` would otherwise stand in for them.
+    Ids inside the prefix cannot meet an id of the page, and the map keeps working because
+    its references move with the ids. Call it on a sanitized tree (plain attribute names).
+    """
+    for element in root.iter():
+        for name, value in element.attrib.items():
+            if name == "id":
+                element.set(name, prefix + value)
+            elif name == "href" and value.startswith("#"):
+                element.set(name, "#" + prefix + value[1:])
+            elif (name == "style" or name in PRESENTATION_ATTRIBUTES) and "#" in value:
+                element.set(name, _LOCAL_URL.sub(lambda m: m.group(1) + prefix, value))
+
+
 def _remove_keeping_tail(parent: Element, child: Element) -> None:
     """Drop ``child`` and its subtree but keep the text that followed it (``<text>`` content)."""
     if child.tail:

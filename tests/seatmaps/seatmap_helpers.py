@@ -20,8 +20,8 @@ def small_theatre(rows: int = 3, seats: int = 4, **overrides) -> LayoutParams:
     return LayoutParams(sections=(section,), **overrides)
 
 
-def make_event(seat_map):
-    """An on-sale event using ``seat_map``, with one price category (45 EUR)."""
+def make_event(seat_map, status: str = "on_sale"):
+    """An event using ``seat_map`` (on sale by default), with one price category (45 EUR)."""
     from ticketing.models import Event, PriceCategory
 
     organizer = get_user_model().objects.create_user(username=_unique("organizer"), password="pw")
@@ -34,7 +34,7 @@ def make_event(seat_map):
         seat_map=seat_map,
         starts_at=now + timedelta(days=7),
         ends_at=now + timedelta(days=7, hours=3),
-        status=Event.Status.ON_SALE,
+        status=status,
     )
     PriceCategory.objects.create(event=event, name="Category A", price=Decimal("45"))
     return event

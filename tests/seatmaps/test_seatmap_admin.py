@@ -19,7 +19,7 @@ PREVIEW_URL = "/admin/seatmaps/seatmap/preview/"
 
 
 @pytest.fixture
-def organizer_client(django_user_model):
+def olga(django_user_model):
     """A staff organizer with the Organizers group's permissions (as load_demo sets them)."""
     group, _ = Group.objects.get_or_create(name="Organizers")
     group.permissions.set(
@@ -27,8 +27,13 @@ def organizer_client(django_user_model):
     )
     user = django_user_model.objects.create_user("olga", password="pw", is_staff=True)
     user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def organizer_client(olga):
     client = Client()
-    client.force_login(user)
+    client.force_login(olga)
     return client
 
 
@@ -107,8 +112,8 @@ def test_creating_a_procedural_map(organizer_client, venue):
     assert 'name="sections-0-position"' in page
 
 
-def test_changing_the_layout_regenerates_until_a_seat_is_sold(organizer_client, venue):
-    seat_map = services.create_procedural_map(venue, "Hall", small_theatre(rows=2, seats=4))
+def test_changing_the_layout_regenerates_until_a_seat_is_sold(organizer_client, olga, venue):
+    seat_map = services.create_procedural_map(venue, "Hall", small_theatre(rows=2, seats=4), olga)
     url = f"/admin/seatmaps/seatmap/{seat_map.pk}/change/"
     section = seat_map.sections.get()
     form = {
@@ -171,8 +176,8 @@ def test_an_unusable_svg_is_refused_on_the_form(organizer_client, venue):
     assert not SeatMap.objects.filter(name="Evil").exists()
 
 
-def test_renaming_a_section_bumps_the_map_revision(organizer_client, venue):
-    seat_map = services.create_procedural_map(venue, "Hall", small_theatre())
+def test_renaming_a_section_bumps_the_map_revision(organizer_client, olga, venue):
+    seat_map = services.create_procedural_map(venue, "Hall", small_theatre(), olga)
     section = seat_map.sections.get()
     revision = seat_map.revision
     response = organizer_client.post(

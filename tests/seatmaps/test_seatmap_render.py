@@ -9,7 +9,13 @@ from seatmap_helpers import small_theatre
 from seatmaps import services
 from seatmaps.demo import stadium_svg, theatre_params
 from seatmaps.generator import LayoutParams, SectionSpec
-from seatmaps.render import SEAT_FIELDS, render_preview, render_seat_map, seat_map_payload
+from seatmaps.render import (
+    SEAT_FIELDS,
+    map_id_prefix,
+    render_preview,
+    render_seat_map,
+    seat_map_payload,
+)
 from seatmaps.svg import sanitize_svg
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +33,7 @@ def test_a_procedural_map_draws_one_identified_circle_per_seat(venue):
     assert {int(pk) for pk in SEAT_ID.findall(svg)} == pks
     seat = seat_map.seats.get(section__code="balcony", row_label="B", number="4")
     assert (
-        f'<circle class="seat" id="seat-{seat.pk}" data-seat-id="{seat.pk}" '
+        f'<circle class="seat" data-seat-id="{seat.pk}" '
         f'data-section="balcony" data-row="B" data-number="4" cx="{seat.x:g}" cy="{seat.y:g}"'
     ) in svg
     # and rows are labelled at both ends, the stage is drawn, and the SVG is well-formed
@@ -58,10 +64,13 @@ def test_an_svg_map_reuses_the_sanitized_svg_with_seat_ids(venue):
     seat_map, _ = services.import_svg_map(venue, "Stadium", stadium_svg(400).encode())
     # when it is rendered
     svg = render_seat_map(seat_map)
-    # then it is the stored SVG, each seat element now carrying its seat's primary key
-    assert re.sub(r' data-seat-id="\d+"', "", svg) == seat_map.source
+    # then it is the stored SVG with its ids in the map's namespace, each seat element now
+    # carrying its seat's primary key
+    prefix = map_id_prefix(seat_map.pk)
+    namespaced = seat_map.source.replace(' id="', f' id="{prefix}')
+    assert re.sub(r' data-seat-id="\d+"', "", svg) == namespaced
     for seat in seat_map.seats.all()[:50]:
-        assert f'id="{seat.svg_id}" data-seat-id="{seat.pk}"' in svg
+        assert re.search(f' id="{prefix}{seat.svg_id}"[^<>]* data-seat-id="{seat.pk}"', svg)
     assert len(SEAT_ID.findall(svg)) == 400
 
 

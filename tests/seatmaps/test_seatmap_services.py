@@ -30,10 +30,10 @@ def test_a_procedural_map_is_created_with_its_sections_and_seats(venue):
 
 
 def test_regenerating_replaces_seats_and_keeps_sections_by_code(venue):
-    # given a map with no sales whose section is mapped to an event's price category
+    # given a map with no sales whose section is mapped to a draft event's price category
     seat_map = services.create_procedural_map(venue, "Hall", small_theatre(rows=2, seats=3))
     stalls = seat_map.sections.get(code="stalls")
-    category = make_event(seat_map).price_categories.get()
+    category = make_event(seat_map, status="draft").price_categories.get()
     category.sections.add(stalls)
     # when it is regenerated with more rows and a balcony
     params = LayoutParams(
@@ -50,6 +50,19 @@ def test_regenerating_replaces_seats_and_keeps_sections_by_code(venue):
     assert list(category.sections.all()) == [stalls]
     assert LayoutParams.from_json(seat_map.source) == params
     assert seat_map.revision == 2
+
+
+@pytest.mark.parametrize("status", ["on_sale", "closed"])
+def test_a_map_of_a_published_event_cannot_be_regenerated_even_before_a_sale(venue, status):
+    # given a map whose seats buyers of a published event may be holding right now
+    seat_map = services.create_procedural_map(venue, "Hall", small_theatre(rows=2, seats=3))
+    make_event(seat_map, status=status).price_categories.get().sections.add(seat_map.sections.get())
+    seats_before = list(seat_map.seats.values_list("pk", flat=True))
+    # when the organizer regenerates it, it is refused and the seats stay as they were
+    with pytest.raises(BusinessRuleViolation) as refused:
+        services.regenerate_procedural_map(seat_map, small_theatre(rows=5, seats=5))
+    assert refused.value.code == "seat_map_in_use"
+    assert list(seat_map.seats.values_list("pk", flat=True)) == seats_before
 
 
 @pytest.mark.parametrize("status", ["valid", "used"])

@@ -137,13 +137,19 @@ def test_seats_endpoint_reports_status_and_category(client_for, seated_event):
     assert body["categories"][0]["price"] == "45.00"
 
 
-def test_rate_limit_is_429(client_for, seated_event, monkeypatch):
-    from ticketing.api.throttles import HoldRateThrottle
-
-    monkeypatch.setattr(HoldRateThrottle, "THROTTLE_RATES", {"holds": "2/min"})
+def test_rate_limit_is_429(client_for, seated_event, settings):
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "holds": "2/min"},
+    }
     client = client_for()
     seats = seat_ids(seated_event)
     hold(client, seated_event, {"seats": seats[:1]})
     hold(client, seated_event, {"seats": seats[1:2]})
-    error = assert_error(hold(client, seated_event, {"seats": seats[2:3]}), 429, "rate_limited")
-    assert error["details"]["retry_after_seconds"] > 0
+    refused = hold(client, seated_event, {"seats": seats[2:3]})
+    error = assert_error(refused, 429, "rate_limited")
+    assert 0 < error["details"]["retry_after_seconds"] <= 60
+    assert 0 < int(refused["Retry-After"]) <= 60
+    # the refused attempt held nothing
+    assert hold(client_for(), seated_event, {"seats": seats[2:3]}).status_code == 201

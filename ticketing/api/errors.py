@@ -1,12 +1,23 @@
 """The API's single error format: ``{"error": {"code", "message", "details"}}``."""
 
-from django.core.exceptions import PermissionDenied
+import logging
+
+import redis
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from shared.exceptions import TicketingError
+from shared.exceptions import DependencyUnavailable, TicketingError
+
+log = logging.getLogger(__name__)
+
+# How long clients should wait after a 503 before they try again.
+RETRY_AFTER_SECONDS = 5
+# Outages of Redis or RabbitMQ that may escape a service: a 503 to retry, never a 500.
+DEPENDENCY_ERRORS = (redis.ConnectionError, redis.TimeoutError, BrokerError)
 
 _CODES = {
     status.HTTP_400_BAD_REQUEST: "bad_request",
@@ -15,8 +26,10 @@ _CODES = {
     status.HTTP_404_NOT_FOUND: "not_found",
     status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
     status.HTTP_406_NOT_ACCEPTABLE: "not_acceptable",
+    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: "request_too_large",
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
     status.HTTP_429_TOO_MANY_REQUESTS: "rate_limited",
+    status.HTTP_503_SERVICE_UNAVAILABLE: "dependency_unavailable",
 }
 
 
@@ -29,8 +42,17 @@ def error_response(http_status, code, message, details=None, headers=None):
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, DEPENDENCY_ERRORS):
+        log.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
+        exc = DependencyUnavailable("A service the API depends on is unavailable; try again.")
     if isinstance(exc, TicketingError):
-        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return _with_retry_after(
+            error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(413, "request_too_large", "The request body is too large.")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -49,4 +71,10 @@ def exception_handler(exc, context):
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             details = {"retry_after_seconds": int(exc.wait)}
     response.data = {"error": {"code": code, "message": message, "details": details}}
+    return _with_retry_after(response)
+
+
+def _with_retry_after(response):
+    if response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        response.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
     return response

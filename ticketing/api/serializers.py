@@ -1,5 +1,6 @@
 """Input validation and output shapes of the REST API."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registration_worker.models import Booking, Ticket
@@ -46,6 +47,35 @@ class RegistrationRequestSerializer(serializers.Serializer):
     payment_token = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
+# Shapes of the method fields below, for the OpenAPI schema (the methods build plain dicts).
+class VenueSummarySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    city = serializers.CharField()
+    address = serializers.CharField(allow_blank=True)
+    time_zone = serializers.CharField()
+
+
+class PriceCategorySummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    currency = serializers.CharField()
+    color = serializers.CharField()
+
+
+class TicketSeatSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    section = serializers.CharField()
+    row = serializers.CharField()
+    number = serializers.CharField()
+
+
+class BookingEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+
+
 class EventSerializer(serializers.ModelSerializer):
     venue = serializers.SerializerMethodField()
     price_categories = serializers.SerializerMethodField()
@@ -59,6 +89,7 @@ class EventSerializer(serializers.ModelSerializer):
             "capacity", "max_seats_per_order", "hold_ttl_seconds", "price_categories",
         ]  # fmt: skip
 
+    @extend_schema_field(VenueSummarySerializer)
     def get_venue(self, event):
         venue = event.venue
         return {
@@ -68,6 +99,7 @@ class EventSerializer(serializers.ModelSerializer):
             "time_zone": venue.time_zone,
         }
 
+    @extend_schema_field(PriceCategorySummarySerializer(many=True))
     def get_price_categories(self, event):
         return [
             {"id": c.pk, "name": c.name, "price": str(c.price), "currency": c.currency,
@@ -84,6 +116,7 @@ class TicketSerializer(serializers.ModelSerializer):
         model = Ticket
         fields = ["id", "seat", "category", "price", "currency", "status", "code", "checked_in_at"]
 
+    @extend_schema_field(TicketSeatSerializer(allow_null=True))
     def get_seat(self, ticket):
         seat = ticket.seat
         if seat is None:
@@ -108,6 +141,7 @@ class BookingSerializer(serializers.ModelSerializer):
             "total", "currency", "created_at", "confirmed_at", "cancelled_at", "tickets",
         ]  # fmt: skip
 
+    @extend_schema_field(BookingEventSerializer)
     def get_event(self, booking):
         return {"id": booking.event_id, "title": booking.event.title}
 

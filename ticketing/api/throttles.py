@@ -1,4 +1,5 @@
-"""Per-buyer rate limits on the write endpoints, counted in Redis.
+"""Per-buyer rate limits on the write endpoints, counted in Redis (holds count theirs inside
+the hold script, ``shared.locks``).
 
 DRF's stock throttles keep a pickled request history in the cache (a read and a write per
 request); on the hold path one pipelined INCR per request is enough: a fixed window per buyer.
@@ -40,10 +41,6 @@ class BuyerWindowThrottle(SimpleRateThrottle):
 
     def wait(self):
         return self.wait_seconds
-
-
-class HoldRateThrottle(BuyerWindowThrottle):
-    scope = "holds"
 
 
 class RegistrationRateThrottle(BuyerWindowThrottle):

@@ -9,7 +9,7 @@ class TicketingAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from ticketing.auth import services
+        from ticketing.auth import schema, services  # noqa: F401 (schema registers itself)
 
         post_migrate.connect(
             services.on_post_migrate, dispatch_uid="ticketing_auth.sync_organizers_group"

@@ -5,6 +5,9 @@ Tokens are validated locally (see :mod:`ticketing.auth.tokens`): RS256 only, iss
 only its public keys are fetched, cached and refreshed when a new ``kid`` shows up.
 """
 
+import threading
+import time
+
 from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -16,6 +19,44 @@ class KeycloakUnavailable(exceptions.APIException):
     status_code = 503
     default_detail = "The identity provider's signing keys are not available; try again later."
     default_code = "dependency_unavailable"
+
+
+class _TokenUsers:
+    """Users of the access tokens this process has already validated, until each expires.
+
+    A flash-sale buyer sends many requests with one token: its signature is checked and its
+    user synchronised (a database query) on the first one only. The price: a user disabled in
+    Django keeps access for the rest of the token's lifetime (minutes) in processes that saw
+    it; disabling the user in Keycloak stops new tokens.
+    """
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self):
+        self._entries: dict[str, tuple[float, object, dict]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str):
+        hit = self._entries.get(token)
+        if hit is not None and hit[0] > time.time():
+            return hit[1], hit[2]
+        return None
+
+    def put(self, token: str, user, claims: dict) -> None:
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                now = time.time()
+                self._entries = {t: e for t, e in self._entries.items() if e[0] > now}
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+            self._entries[token] = (float(claims["exp"]), user, claims)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+token_users = _TokenUsers()
 
 
 class KeycloakJWTAuthentication(BaseAuthentication):
@@ -31,6 +72,9 @@ class KeycloakJWTAuthentication(BaseAuthentication):
             token = parts[1].decode("ascii")
         except UnicodeDecodeError:
             return self._fail(request, "The bearer token is not valid.")
+        seen = token_users.get(token)
+        if seen is not None:
+            return seen
         try:
             claims = tokens.validate_access_token(token)
         except tokens.InvalidToken as exc:
@@ -43,6 +87,7 @@ class KeycloakJWTAuthentication(BaseAuthentication):
             return self._fail(request, f"The bearer token is not valid: {exc}.")
         if not user.is_active:
             return self._fail(request, "This account is disabled.")
+        token_users.put(token, user, claims)
         return (user, claims)
 
     def _fail(self, request, message):

@@ -5,6 +5,8 @@ from django.shortcuts import resolve_url
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect
 from django.views.generic import View
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +22,23 @@ class MeView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        responses=inline_serializer(
+            "Me",
+            {
+                "id": serializers.IntegerField(),
+                "username": serializers.CharField(),
+                "email": serializers.CharField(),
+                "name": serializers.CharField(),
+                "first_name": serializers.CharField(),
+                "last_name": serializers.CharField(),
+                "roles": serializers.ListField(child=serializers.CharField()),
+                "is_staff": serializers.BooleanField(),
+                "is_superuser": serializers.BooleanField(),
+                "is_organizer": serializers.BooleanField(),
+            },
+        )
+    )
     def get(self, request):
         user = request.user
         if isinstance(request.auth, dict):

@@ -12,7 +12,10 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from shared.access import EventAction
+from shared.exceptions import NotFound, PermissionDenied
 from shared.realtime import current_sequence
+from ticketing.access import access_event
 from ticketing.models import Event
 from ticketing.pages.seat_map import category_css, event_map, safe_color
 from ticketing.selectors import general_admission_availability, seat_pricing, seat_statuses
@@ -22,21 +25,17 @@ PUBLIC_STATUSES = [Event.Status.ON_SALE, Event.Status.CLOSED, Event.Status.CANCE
 
 
 def access_event_page(user, event_id: int) -> Event:
-    """The event if ``user`` may see its page: published ones for everyone, drafts for their
-    organizer and staff (a preview); raises Http404 otherwise."""
-    event = (
-        Event.objects.select_related("venue", "seat_map")
-        .defer("seat_map__source")
-        .filter(pk=event_id)
-        .first()
-    )
-    if event is None:
-        raise Http404("No such event.")
-    if event.status == Event.Status.DRAFT and not (
-        user.is_authenticated and (user.is_staff or event.organizer_id == user.pk)
-    ):
-        raise Http404("No such event.")
-    return event
+    """The event if ``user`` may see its page (drafts: a preview for their organizer and
+    admins); raises Http404 otherwise."""
+    try:
+        return access_event(
+            user,
+            event_id,
+            EventAction.VIEW,
+            Event.objects.select_related("venue", "seat_map").defer("seat_map__source"),
+        )
+    except (NotFound, PermissionDenied) as exc:
+        raise Http404("No such event.") from exc
 
 
 def event_list(request):

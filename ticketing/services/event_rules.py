@@ -35,6 +35,9 @@ class EventRules:
     currency: str
     version: str
     requires_payment: bool = False
+    # Fair shares, enforced by the hold script: 0 means no per-buyer limit / no cool-down.
+    max_seats_per_buyer: int = 0
+    hold_cooldown_seconds: int = 0
 
     @property
     def is_general_admission(self) -> bool:
@@ -69,6 +72,8 @@ def _rules_from_event(event) -> EventRules:
         currency=categories[0].currency if categories else "EUR",
         version=f"{int(timezone.now().timestamp())}-{secrets.token_hex(4)}",
         requires_payment=event.requires_payment,
+        max_seats_per_buyer=event.max_seats_per_buyer,
+        hold_cooldown_seconds=event.hold_cooldown_seconds,
     )
 
 

@@ -38,6 +38,6 @@ def cancel_event(event: Event) -> int:
     for booking_id in Booking.objects.filter(
         event=event, status=BookingStatus.CONFIRMED
     ).values_list("pk", flat=True):
-        refund_and_cancel_booking(booking_id, check_deadline=False)
+        refund_and_cancel_booking(booking_id, by_buyer=False)
         cancelled += 1
     return cancelled

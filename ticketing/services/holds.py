@@ -9,10 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from registration_worker.services import live_seat_ids, live_ticket_count, release_and_announce
+from django.conf import settings
+
+from registration_worker.services import (
+    live_seat_ids,
+    live_ticket_count,
+    live_tickets_by_buyer,
+    release_and_announce,
+)
 from shared import realtime
-from shared.exceptions import BusinessRuleViolation, NotFound, SeatsUnavailable
-from shared.locks import Hold, HoldResult, seat_locks
+from shared.exceptions import BusinessRuleViolation, NotFound, RateLimited, SeatsUnavailable
+from shared.locks import NO_RATE_LIMIT, Hold, HoldResult, RateLimit, seat_locks
 from ticketing.services.event_rules import EventRules, get_event_rules, load_sellable_seats
 
 
@@ -39,12 +46,27 @@ def check_can_hold(rules: EventRules, count: int) -> None:
         )
 
 
-def _attempt(rules: EventRules, owner: str, seat_ids, quantity) -> HoldResult:
+_PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def hold_rate_limit() -> RateLimit:
+    """The buyers' hold rate per event, from ``THROTTLE_HOLDS`` (e.g. ``60/min``)."""
+    rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get("holds")
+    if not rate:
+        return NO_RATE_LIMIT
+    requests, _, period = rate.partition("/")
+    return RateLimit(int(requests), _PERIOD_SECONDS[period[0]] * 1000)
+
+
+def _attempt(rules: EventRules, owner: str, seat_ids, quantity, rate=None) -> HoldResult:
     locks = seat_locks()
     ttl_ms = rules.hold_ttl_seconds * 1000
+    limit = rules.max_seats_per_buyer
     if rules.is_general_admission:
-        return locks.hold_quantity(rules.event_id, quantity, rules.capacity, owner, ttl_ms)
-    return locks.hold_seats(rules.event_id, seat_ids, owner, ttl_ms)
+        return locks.hold_quantity(
+            rules.event_id, quantity, rules.capacity, owner, ttl_ms, limit=limit, rate=rate
+        )
+    return locks.hold_seats(rules.event_id, seat_ids, owner, ttl_ms, limit=limit, rate=rate)
 
 
 def create_hold(user_id: int, event_id: int, seat_ids=None, quantity=None) -> CreatedHold:
@@ -65,13 +87,18 @@ def create_hold(user_id: int, event_id: int, seat_ids=None, quantity=None) -> Cr
         quantity = len(seat_ids)
     check_can_hold(rules, quantity)
 
-    result = _attempt(rules, str(user_id), seat_ids, quantity)
-    for _ in range(3):  # each repair fixes one missing set; then the hold runs for real
-        if result.status not in ("rebuild_sold", "load_seats"):
+    # The rate limit is counted by the first attempt only, not again by the repairs' retries.
+    result = _attempt(rules, str(user_id), seat_ids, quantity, hold_rate_limit())
+    for _ in range(4):  # each repair fixes one missing set; then the hold runs for real
+        if result.status not in ("rebuild_sold", "load_seats", "rebuild_buyers"):
             break
         _repair(rules, result.status)
         result = _attempt(rules, str(user_id), seat_ids, quantity)
 
+    if result.status == "rate_limited":
+        raise RateLimited(
+            "Too many hold attempts; wait a moment.", retry_after=-(-result.retry_ms // 1000)
+        )
     if result.status == "unknown":
         raise BusinessRuleViolation(
             "Some seats do not belong to this event or are not on sale.",
@@ -82,6 +109,23 @@ def create_hold(user_id: int, event_id: int, seat_ids=None, quantity=None) -> Cr
         raise SeatsUnavailable(
             "Some seats were just taken by someone else.",
             details={"seats": [int(s) for s in result.seats]},
+        )
+    if result.status == "limit":
+        raise BusinessRuleViolation(
+            f"You may hold and book at most {rules.max_seats_per_buyer} tickets for this event.",
+            details={
+                "limit": rules.max_seats_per_buyer,
+                "held": result.held,
+                "booked": result.booked,
+            },
+            code="buyer_limit_reached",
+        )
+    if result.status == "cooldown":
+        retry_after = -(-result.retry_ms // 1000)  # whole seconds, rounded up
+        raise BusinessRuleViolation(
+            "You released these tickets a moment ago; others get a chance at them first.",
+            details={"seats": [int(s) for s in result.seats], "retry_after": retry_after},
+            code="seat_cooldown",
         )
     if result.status == "sold_out":
         raise SeatsUnavailable(
@@ -107,6 +151,8 @@ def _repair(rules: EventRules, what: str) -> None:
     locks = seat_locks()
     if what == "load_seats":
         load_sellable_seats(rules.event_id)
+    elif what == "rebuild_buyers":
+        locks.rebuild_buyers(rules.event_id, live_tickets_by_buyer(rules.event_id))
     elif rules.is_general_admission:
         locks.rebuild_ga_sold(rules.event_id, live_ticket_count(rules.event_id))
     else:
@@ -124,6 +170,8 @@ def access_hold(user_id: int, hold_id: str) -> Hold:
 
 
 def release_hold(user_id: int, hold_id: str) -> None:
+    """The buyer lets a hold go; they may not hold the same seats again during the cool-down."""
     hold = access_hold(user_id, hold_id)
-    if not release_and_announce(hold, owner=str(user_id)):
+    cooldown_ms = get_event_rules(hold.event_id).hold_cooldown_seconds * 1000
+    if not release_and_announce(hold, owner=str(user_id), cooldown_ms=cooldown_ms):
         raise NotFound("This hold has already ended.", code="hold_not_found")

@@ -55,6 +55,14 @@ def _replay(user_id: int, idempotency_key: str, fingerprint: str) -> Registratio
 def _ticket_lines(hold, rules) -> tuple[list[TicketLine], Decimal, str]:
     pricing = seat_pricing(hold.event_id)
     if hold.seat_ids:
+        gone = [s for s in hold.seat_ids if s not in pricing.seat_category]
+        if gone:
+            # The organizer changed the map or the categories after the seats were held.
+            raise BusinessRuleViolation(
+                "Some held seats are no longer on sale; hold other seats.",
+                details={"seats": gone},
+                code="unknown_seats",
+            )
         lines = []
         for seat_id in hold.seat_ids:
             category = pricing.categories[pricing.seat_category[seat_id]]

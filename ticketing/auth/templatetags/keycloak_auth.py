@@ -1,6 +1,8 @@
 from django import template
 from django.conf import settings
 
+from ticketing.auth import backends
+
 register = template.Library()
 
 
@@ -8,3 +10,9 @@ register = template.Library()
 def keycloak_enabled() -> bool:
     """Whether login goes through Keycloak (``KEYCLOAK_URL`` is set)."""
     return bool(getattr(settings, "KEYCLOAK_ENABLED", False))
+
+
+@register.simple_tag
+def local_login_allowed() -> bool:
+    """Whether the admin shows its username/password form (ticketing/auth/backends.py)."""
+    return backends.local_login_allowed()

@@ -1,11 +1,15 @@
 """Demo data: a theatre (procedural map), a stadium (SVG map), general admission, demo users.
 
 Idempotent: everything is found by a natural key first and created only when missing.
+Local demo accounts with known passwords exist only in development (``DEVELOPMENT``); elsewhere
+the organizer who owns the demo events has no password (log in through Keycloak) and the other
+demo accounts are not created.
 """
 
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -23,7 +27,11 @@ def _user(username, email, first, last, password, **flags):
         username=username,
         defaults={"email": email, "first_name": first, "last_name": last, **flags},
     )
-    if created:
+    if not settings.DEVELOPMENT:
+        if user.has_usable_password():  # a known demo password must not outlive development
+            user.set_unusable_password()
+            user.save()
+    elif created:
         user.set_password(password)
         user.save()
     return user
@@ -52,36 +60,46 @@ class Command(BaseCommand):
             "organizer@example.com", "organizer@example.com", "Olga", "Organizer", "organizer",
             is_staff=True,
         )  # fmt: skip
-        _user("buyer@example.com", "buyer@example.com", "Bea", "Buyer", "buyer")
-        _user(
-            "admin", "admin@example.com", "Ada", "Admin", "admin", is_staff=True, is_superuser=True
-        )
+        if settings.DEVELOPMENT:
+            _user("buyer@example.com", "buyer@example.com", "Bea", "Buyer", "buyer")
+            _user(
+                "admin", "admin@example.com", "Ada", "Admin", "admin",
+                is_staff=True, is_superuser=True,
+            )  # fmt: skip
+        else:  # left over from a development run: their passwords are public
+            leftovers = get_user_model().objects.filter(username__in=["buyer@example.com", "admin"])
+            for user in leftovers:
+                user.set_unusable_password()
+                user.save()
         self._organizer_group(organizer)
 
         now = timezone.now()
         theatre, _ = Venue.objects.get_or_create(
             name="Lindenhof Theatre",
-            defaults={"city": "Berlin", "address": "Lindenstraße 12, 10969 Berlin",
+            defaults={"owner": organizer, "city": "Berlin",
+                      "address": "Lindenstraße 12, 10969 Berlin",
                       "time_zone": "Europe/Berlin"},
         )  # fmt: skip
         stadium, _ = Venue.objects.get_or_create(
             name="Elbe Arena",
-            defaults={"city": "Hamburg", "address": "Arenaweg 1, 20457 Hamburg",
+            defaults={"owner": organizer, "city": "Hamburg", "address": "Arenaweg 1, 20457 Hamburg",
                       "time_zone": "Europe/Berlin"},
         )  # fmt: skip
         park, _ = Venue.objects.get_or_create(
             name="Riverside Park",
-            defaults={"city": "Cologne", "address": "Rheinufer 5, 50668 Köln",
+            defaults={"owner": organizer, "city": "Cologne", "address": "Rheinufer 5, 50668 Köln",
                       "time_zone": "Europe/Berlin"},
         )  # fmt: skip
 
         theatre_map = SeatMap.objects.filter(venue=theatre, name="Main hall").first()
         if theatre_map is None:
-            theatre_map = create_procedural_map(theatre, "Main hall", demo_maps.theatre_params())
+            theatre_map = create_procedural_map(
+                theatre, "Main hall", demo_maps.theatre_params(), organizer
+            )
         stadium_map = SeatMap.objects.filter(venue=stadium, name="Bowl").first()
         if stadium_map is None:
             stadium_map, _report = import_svg_map(
-                stadium, "Bowl", demo_maps.stadium_svg(2400).encode()
+                stadium, "Bowl", demo_maps.stadium_svg(2400).encode(), organizer
             )
 
         hamlet = _event(

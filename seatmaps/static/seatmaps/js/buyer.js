@@ -3,8 +3,9 @@
  * event's flow (simple: the booking at once; queued: "in the queue", then the result over
  * /ws/me/, with REST polling as a fallback), best available, and general admission.
  *
- * The page's data comes from two JSON blocks rendered by the server: #event-config and
- * #seat-geometry. Tests and the benchmark use window.seatMap, window.seatMapLive and
+ * The page's data comes from two JSON blocks the server renders in <head>: #event-config and
+ * #seat-geometry. They are looked up in <head> only, as JSON script elements: the body inlines
+ * the organizer's SVG, which must never be able to stand in for them. Tests and the benchmark use window.seatMap, window.seatMapLive and
  * window.seatMapReady (milliseconds since navigation start when the map became interactive).
  */
 
@@ -15,7 +16,9 @@ import { Viewport } from "./viewport.js";
 
 const timings = { scriptStart: performance.now() };
 window.seatMapTimings = timings;
-const config = JSON.parse(document.getElementById("event-config").textContent);
+const pageData = (id) =>
+  JSON.parse(document.head.querySelector(`script[type="application/json"]#${id}`).textContent);
+const config = pageData("event-config");
 const $ = (id) => document.getElementById(id);
 const categories = new Map(config.categories.map((c) => [c.id, c]));
 const clockOffset = config.serverTime - Date.now();
@@ -356,7 +359,7 @@ function stopTracking() {
 function wireMap() {
   const root = $("seatmap");
   const svg = root.querySelector("svg");
-  const geometry = JSON.parse(document.getElementById("seat-geometry").textContent);
+  const geometry = pageData("seat-geometry");
   timings.geometryParsed = performance.now();
   const viewport = new Viewport(svg);
   map = new SeatMap(svg, geometry, { maxSelection: config.event.maxSeats, viewport });

@@ -1,0 +1,109 @@
+"""infrastructure/nginx.conf under a real nginx: errors it raises itself under /api/ are in the
+API's JSON format, it does not name its version, and static files carry the security headers."""
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def nginx():
+    """nginx with the project's config on a spare port; the upstreams' ports are closed."""
+    port, dead = free_port(), free_port()
+    config = (ROOT / "infrastructure" / "nginx.conf").read_text()
+    config = config.replace("listen 8000;", f"listen 127.0.0.1:{port};")
+    config = config.replace("127.0.0.1:8001", f"127.0.0.1:{dead}")
+    config = config.replace("127.0.0.1:8002", f"127.0.0.1:{dead}")
+    prefix = Path(tempfile.mkdtemp(prefix="nginx-test-"))
+    prefix.chmod(0o755)  # nginx's workers run as an unprivileged user and read static files
+    for folder in ("var/nginx", "var/run", "var/log", "var/static"):
+        (prefix / folder).mkdir(parents=True)
+    (prefix / "var/static/site.css").write_text("body {}")
+    (prefix / "nginx.conf").write_text(config)
+    proc = subprocess.Popen(
+        ["nginx", "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"nginx did not start: {proc.stdout.read().decode()}")
+        time.sleep(0.05)
+    yield port
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=10)
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
+def request(port, method, path, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
+        conn.endheaders()  # no body even when Content-Length announces one
+        response = conn.getresponse()
+        return response, response.read()
+    finally:
+        conn.close()
+
+
+def assert_json_error(response, body, status):
+    assert response.status == status, body
+    assert response.getheader("Content-Type").startswith("application/json")
+    error = json.loads(body)["error"]
+    assert set(error) == {"code", "message", "details"}
+    assert response.getheader("Server") == "nginx", "no version in Server"
+    return error
+
+
+def test_a_body_over_nginx_limit_is_a_json_413(nginx):
+    response, body = request(
+        nginx, "POST", "/api/v1/events/1/holds/", {"Content-Length": str(50 * 1024 * 1024)}
+    )
+    assert_json_error(response, body, 413)
+
+
+def test_an_overlong_uri_is_a_json_414(nginx):
+    response, body = request(nginx, "GET", "/api/v1/events/?q=" + "a" * 20_000)
+    assert_json_error(response, body, 414)
+
+
+def test_a_method_nginx_refuses_is_a_json_405(nginx):
+    response, body = request(nginx, "TRACE", "/api/v1/events/")
+    assert_json_error(response, body, 405)
+
+
+def test_the_api_server_down_is_a_json_502_with_retry_after(nginx):
+    response, body = request(nginx, "GET", "/api/v1/events/")
+    assert_json_error(response, body, 502)
+    assert int(response.getheader("Retry-After")) > 0
+
+
+def test_static_files_carry_the_security_headers(nginx):
+    response, body = request(nginx, "GET", "/static/site.css")
+
+    assert response.status == 200, body
+    assert response.getheader("Server") == "nginx"
+    assert response.getheader("X-Content-Type-Options") == "nosniff"
+    assert response.getheader("X-Frame-Options") == "DENY"
+    assert response.getheader("Referrer-Policy") == "same-origin"
