@@ -10,6 +10,8 @@ from ticketing import health
 from ticketing.auth.views import LogoutView, MeView
 
 urlpatterns = [
+    # First: the flash-sale endpoints are resolved on every request of the hot path.
+    path("api/v1/", include("ticketing.api.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # Before the admin's own URLs: its "Log out" button also ends the Keycloak session.
@@ -26,7 +28,6 @@ urlpatterns = [
     ),
     path("api/v1/me/", MeView.as_view(), name="me"),
     path("events/", include("ticketing.pages.urls")),
-    path("api/v1/", include("ticketing.api.urls")),
     path("api/v1/", include("notifications.urls")),
 ]
 

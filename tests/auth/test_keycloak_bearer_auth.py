@@ -143,6 +143,33 @@ def test_no_keycloak_call_per_request(keycloak, api_get):
     assert tokens.jwks_cache().fetch_count == 1
 
 
+def test_a_token_seen_before_costs_no_database_query(
+    keycloak, api_get, django_assert_num_queries
+):
+    token = keycloak.access_token("buyer@example.com")
+    first = api_get(token=token)
+    assert first.status_code == 200, first.content
+
+    # the hot path's promise: validated once per token, its user cached until it expires
+    with django_assert_num_queries(0):
+        again = api_get(token=token)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    # another token of the same user is validated (and its claims synchronised) afresh
+    with django_assert_num_queries(1):
+        assert api_get(token=keycloak.access_token("buyer@example.com")).status_code == 200
+
+
+def test_a_cached_token_is_refused_once_it_expires(forger, api_get, settings):
+    settings.KEYCLOAK_JWT_LEEWAY_SECONDS = 0
+    token = forger.sign(forger.claims(exp=int(time.time()) + 2))
+    assert api_get(token=token).status_code == 200
+
+    time.sleep(3)
+
+    _assert_unauthorized(api_get(token=token))
+
+
 # --- refused ----------------------------------------------------------------------------------
 
 

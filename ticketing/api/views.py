@@ -1,11 +1,14 @@
 """REST endpoints: translate HTTP to service calls and back, nothing more."""
 
+import orjson
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,6 +41,18 @@ _FAILURE_HTTP = {
     FailureReason.SEAT_TAKEN: status.HTTP_409_CONFLICT,
     FailureReason.SOLD_OUT: status.HTTP_409_CONFLICT,
 }
+
+
+def json_response(body, http_status: int) -> HttpResponse:
+    """JSON without DRF's content negotiation and renderer: the hot path answers only JSON."""
+    return HttpResponse(orjson.dumps(body), status=http_status, content_type="application/json")
+
+
+class JSONOnly(DefaultContentNegotiation):
+    """The hot path's negotiation: the API speaks JSON only, so skip parsing Accept."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 def _events():
@@ -111,6 +126,7 @@ class EventSeatsView(APIView):
 
 class HoldCreateView(APIView):
     permission_classes = [IsAuthenticated]
+    content_negotiation_class = JSONOnly
     # Rate-limited inside the hold script (THROTTLE_HOLDS per buyer and event): no extra
     # Redis round trip.
 
@@ -122,21 +138,21 @@ class HoldCreateView(APIView):
         },
     )
     def post(self, request, event_id):
-        body = HoldRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        best = body.validated_data.get("best_available")
+        body = HoldRequestSerializer.parse_everyday(request.data)
+        if body is None:
+            serializer = HoldRequestSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            body = serializer.validated_data
+        best = body.get("best_available")
         if best is not None:
             hold = hold_best_available(
                 request.user.pk, event_id, best["quantity"], best.get("category")
             )
-            return Response(HoldSerializer(hold).data, status=status.HTTP_201_CREATED)
-        hold = create_hold(
-            request.user.pk,
-            event_id,
-            seat_ids=body.validated_data.get("seats"),
-            quantity=body.validated_data.get("quantity"),
-        )
-        return Response(HoldSerializer(hold).data, status=status.HTTP_201_CREATED)
+        else:
+            hold = create_hold(
+                request.user.pk, event_id, seat_ids=body.get("seats"), quantity=body.get("quantity")
+            )
+        return json_response(HoldSerializer.represent(hold), status.HTTP_201_CREATED)
 
 
 class HoldDetailView(APIView):
