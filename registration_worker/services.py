@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from registration_worker.background_relay import relay_in_background
 from registration_worker.models import Booking, OutboxMessage, Ticket
 from registration_worker.outbox import relay_after_commit, skip_commit_flush
 from shared import realtime
@@ -33,6 +34,7 @@ from shared.messaging import (
     TOPIC_BOOKING_CONFIRMED,
     TOPIC_BOOKING_FAILED,
     TOPIC_CHARGE_BOOKING,
+    TOPIC_PROCESS_BOOKING,
 )
 from shared.ticket_codes import issue_code
 
@@ -70,18 +72,34 @@ def booking_event_payload(booking: Booking, seat_ids=()) -> dict:
     }
 
 
-def _record(topic: str, booking: Booking, seat_ids=(), command=None) -> OutboxMessage:
+def _record(
+    topic: str, booking: Booking, seat_ids=(), command=None, relay=relay_after_commit
+) -> OutboxMessage:
     """Write an outbox row; the caller must be inside the transaction that changed ``booking``.
 
     ``command`` (a contract's dict) rides along for topics that are commands for another worker
-    (``shared.messaging.COMMAND_ROUTES``).
+    (``shared.messaging.COMMAND_ROUTES``). ``relay`` sends the row once the transaction commits.
     """
     payload = booking_event_payload(booking, seat_ids)
     if command is not None:
         payload["command"] = command
     message = OutboxMessage.objects.create(topic=topic, payload=payload)
-    relay_after_commit(message.pk)
+    relay(message.pk)
     return message
+
+
+def queue_registration(booking: Booking, command: ProcessBookingCommand) -> None:
+    """Put a queued registration's command in the outbox, in the transaction that creates its
+    pending ``booking``: once that commits the registration is accepted whatever the broker
+    does. This process's relay thread publishes it right after the commit, without holding up
+    the request; the periodic sweep publishes what the thread could not."""
+    _record(
+        TOPIC_PROCESS_BOOKING,
+        booking,
+        command.seat_ids,
+        command.to_dict(),
+        relay=relay_in_background,
+    )
 
 
 def process_booking(command: ProcessBookingCommand) -> Booking | None:

@@ -24,7 +24,11 @@ TOPIC_SEATS_RELEASED = "SeatsReleased"
 # A command for another worker rather than an event: the relay sends the row's ``command`` to
 # the task and queue named here instead of the notifications queue.
 TOPIC_CHARGE_BOOKING = "ChargeBooking"
-COMMAND_ROUTES = {TOPIC_CHARGE_BOOKING: (CHARGE_BOOKING_TASK, PAYMENTS_QUEUE)}
+TOPIC_PROCESS_BOOKING = "ProcessBooking"  # a queued registration, for the booking worker
+COMMAND_ROUTES = {
+    TOPIC_CHARGE_BOOKING: (CHARGE_BOOKING_TASK, PAYMENTS_QUEUE),
+    TOPIC_PROCESS_BOOKING: (PROCESS_BOOKING_TASK, BOOKINGS_QUEUE),
+}
 
 
 def event_group(event_id: int) -> str:

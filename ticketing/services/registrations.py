@@ -6,26 +6,21 @@ Both end in ``registration_worker.services.process_booking``, so they cannot dri
 from __future__ import annotations
 
 import hashlib
-import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from celery import current_app
 from django.db import IntegrityError, transaction
 
 from payments import services as payments
 from registration_worker.models import Booking
-from registration_worker.services import fail_booking, process_booking
+from registration_worker.services import process_booking, queue_registration
 from shared.contracts import ProcessBookingCommand, TicketLine
-from shared.enums import BookingSource, BookingStatus, FailureReason
-from shared.exceptions import BusinessRuleViolation, Conflict, DependencyUnavailable
-from shared.messaging import BOOKINGS_QUEUE, PROCESS_BOOKING_TASK
+from shared.enums import BookingSource, BookingStatus
+from shared.exceptions import BusinessRuleViolation, Conflict
 from ticketing.selectors import seat_pricing
 from ticketing.services.event_rules import get_event_rules
 from ticketing.services.holds import access_hold
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -94,6 +89,7 @@ def register_hold(
     lines, total, currency = _ticket_lines(hold, rules)
     paid = payments.check_payment_token(rules.requires_payment, total, payment_token)
     queued = rules.registration_mode == "queued"
+    trace_id = trace_id or uuid.uuid4().hex
     try:
         with transaction.atomic():
             booking = Booking.objects.create(
@@ -108,43 +104,25 @@ def register_hold(
             )
             if paid:
                 payments.open_payment(booking, payment_token)
+            command = ProcessBookingCommand(
+                command_id=str(booking.pk),
+                booking_id=str(booking.pk),
+                event_id=hold.event_id,
+                hold_id=hold_id,
+                buyer_id=user_id,
+                currency=currency,
+                lines=tuple(lines),
+                ga_capacity=rules.capacity,
+                trace_id=trace_id,
+                payment_required=paid,
+            )
+            if queued:
+                # Accepted once this commits: the command is in the outbox with the booking.
+                queue_registration(booking, command)
     except IntegrityError:
         # The same key raced us; answer as a replay would.
         return _replay(user_id, idempotency_key, fingerprint)
 
-    command = ProcessBookingCommand(
-        command_id=str(booking.pk),
-        booking_id=str(booking.pk),
-        event_id=hold.event_id,
-        hold_id=hold_id,
-        buyer_id=user_id,
-        currency=currency,
-        lines=tuple(lines),
-        ga_capacity=rules.capacity,
-        trace_id=trace_id or uuid.uuid4().hex,
-        payment_required=paid,
-    )
     if not queued:
         return Registration(process_booking(command), replayed=False)
-    _publish(command)
     return Registration(booking, replayed=False)
-
-
-def _publish(command: ProcessBookingCommand) -> None:
-    """Publish with publisher confirms; if the broker refuses, the booking fails visibly."""
-    try:
-        current_app.send_task(
-            PROCESS_BOOKING_TASK,
-            kwargs={"command": command.to_dict()},
-            queue=BOOKINGS_QUEUE,
-            routing_key=BOOKINGS_QUEUE,
-            headers={"trace_id": command.trace_id},
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
-        )
-    except Exception as exc:
-        log.exception("could not queue booking %s", command.booking_id)
-        fail_booking(command.booking_id, FailureReason.BROKER_UNAVAILABLE)
-        raise DependencyUnavailable(
-            "The booking queue is not reachable; your seats are still held, try again."
-        ) from exc
