@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import redis
 
 from shared.redis_clients import redis_client
+from shared.seat_changes import SEAT_CHANGE_LUA
 
 SENTINEL = "-"
 
@@ -190,6 +191,7 @@ _HOLD_SEATS = (
     _NOW_MS
     + _RATE
     + _BUYER
+    + SEAT_CHANGE_LUA
     + """
 local A, K = 6, 9  -- fixed ARGV and KEYS before the seats
 local wait_ms = rate_limited(KEYS[9], tonumber(ARGV[5]), tonumber(ARGV[6]))
@@ -233,6 +235,8 @@ redis.call('HSET', KEYS[3], 'owner', ARGV[3], 'seats', table.concat(ARGV, ',', A
            'quantity', n, 'expires_ms', expires)
 redis.call('PEXPIRE', KEYS[3], ttl)
 buyer_add(KEYS[5], KEYS[6], ARGV[1], n, expires)
+-- Watchers learn of it from the event's change log, in this same round trip.
+seat_change(string.sub(KEYS[1], 1, -6), table.concat(ARGV, ',', A + 1), 'held')
 return {'ok', tostring(expires)}
 """
 )

@@ -17,7 +17,6 @@ from registration_worker.services import (
     live_tickets_by_buyer,
     release_and_announce,
 )
-from shared import realtime
 from shared.exceptions import BusinessRuleViolation, NotFound, RateLimited, SeatsUnavailable
 from shared.locks import NO_RATE_LIMIT, Hold, HoldResult, RateLimit, seat_locks
 from ticketing.services.event_rules import EventRules, get_event_rules, load_sellable_seats
@@ -136,7 +135,7 @@ def create_hold(user_id: int, event_id: int, seat_ids=None, quantity=None) -> Cr
     if not result.ok:
         raise RuntimeError(f"unexpected hold script answer {result.status!r}")
 
-    realtime.publish_seat_changes(event_id, seat_ids, "held")
+    # The hold script itself logged the seats as held for the watchers (shared.seat_changes).
     return CreatedHold(
         id=result.hold_id,
         event_id=event_id,
