@@ -35,7 +35,8 @@ test: services keycloak
 	ruff check .
 	pytest
 
-bench: services
+# Needs `make run` in another terminal; the bench starts only its own bare baseline server.
+bench: services keycloak
 	$(PY) -m bench $(BENCH_ARGS)
 
 lint: venv

@@ -1,4 +1,5 @@
-"""Bench fixtures in the development database: an event with seats and logged-in buyers."""
+"""Bench fixtures in the development database: events with seats, logged-in buyers, and the
+clean-up that removes every bench event again (they must not stay in the public catalog)."""
 
 import time
 from datetime import timedelta
@@ -10,17 +11,29 @@ from django.contrib.sessions.backends.cached_db import SessionStore
 from django.utils import timezone
 
 from seatmaps.generator import LayoutParams, SectionSpec
+from seatmaps.models import SeatMap
 from seatmaps.services import create_procedural_map
+from shared.locks import seat_locks
 from ticketing.models import Event, PriceCategory, Venue
 from ticketing.services.event_rules import publish_event_rules
 
+VENUE = ("Bench Hall", "Benchville")
+# Ids of the events this process created: the bench removes them all at the end.
+CREATED: list[int] = []
+# A bench event older than this is a leftover of an interrupted run (its slug carries the time).
+STALE_NS = 30 * 60 * 10**9
+
 
 def create_event(seats: int, mode: str = "queued", hold_ttl: int = 600) -> Event:
-    """A fresh on-sale event with ``seats`` seats in rows of 50."""
+    """A fresh on-sale event with ``seats`` seats in rows of 50.
+
+    ``hold_ttl`` may be below the model's 10 s minimum (objects.create does not validate): the
+    saturation phases cycle through the seats and need them free again quickly.
+    """
     organizer, _ = get_user_model().objects.get_or_create(
         username="bench-organizer", defaults={"email": "bench-organizer@example.com"}
     )
-    venue, _ = Venue.objects.get_or_create(name="Bench Hall", defaults={"city": "Benchville"})
+    venue, _ = Venue.objects.get_or_create(name=VENUE[0], defaults={"city": VENUE[1]})
     rows = max(seats // 50, 1)
     params = LayoutParams(
         sections=(SectionSpec(code="main", name="Main", rows=rows, seats_per_row=50),)
@@ -39,11 +52,64 @@ def create_event(seats: int, mode: str = "queued", hold_ttl: int = 600) -> Event
         registration_mode=mode,
         hold_ttl_seconds=hold_ttl,
         max_seats_per_order=10,
+        # Bench buyers re-hold all the time: the limit is checked but never refuses.
+        max_seats_per_buyer=100_000,
     )
+    CREATED.append(event.pk)
     category = PriceCategory.objects.create(event=event, name="Standard", price=Decimal("50.00"))
     category.sections.set(seat_map.sections.all())
     publish_event_rules(event)
+    seat_locks().rebuild_sold(event.pk, [])
     return event
+
+
+def seat_ids(event: Event) -> list[int]:
+    return list(event.seat_map.seats.order_by("id").values_list("id", flat=True))
+
+
+def remove_events(event_ids) -> int:
+    """Delete bench events with their bookings, tickets, payments and procedural seat maps."""
+    from payments.models import Payment
+    from registration_worker.models import Booking
+
+    removed = 0
+    for event in Event.objects.filter(pk__in=list(event_ids)).select_related("seat_map"):
+        Payment.objects.filter(booking__event=event).delete()
+        Booking.objects.filter(event=event).delete()
+        seat_map = event.seat_map
+        event.delete()
+        # Procedural maps are made per event; imported ones (the stadium) are kept for reuse.
+        if seat_map and seat_map.name.startswith("bench-") and not seat_map.events.exists():
+            seat_map.delete()
+        removed += 1
+    return removed
+
+
+def remove_event_keys(event_id: int) -> None:
+    redis = seat_locks().redis
+    keys = list(redis.scan_iter(match=f"tk:{{evt:{event_id}}}:*", count=1000))
+    for i in range(0, len(keys), 1000):
+        redis.delete(*keys[i : i + 1000])
+
+
+def clean_up(extra_event_ids=()) -> int:
+    """Remove this run's events, leftovers of interrupted runs, and the bench venue if empty."""
+    ids = set(CREATED) | set(extra_event_ids)
+    cutoff = time.time_ns() - STALE_NS
+    for pk, slug in Event.objects.filter(slug__regex=r"^bench-[0-9]+$").values_list("pk", "slug"):
+        if int(slug.removeprefix("bench-")) < cutoff:
+            ids.add(pk)
+    removed = 0
+    for pk in sorted(ids):
+        removed += remove_events([pk])
+        remove_event_keys(pk)
+    CREATED.clear()
+    venue = Venue.objects.filter(name=VENUE[0], city=VENUE[1]).first()
+    if venue is not None and not venue.events.exists():
+        SeatMap.objects.filter(venue=venue, events__isnull=True).delete()
+        if not SeatMap.objects.filter(venue=venue).exists():
+            venue.delete()
+    return removed
 
 
 def buyer_sessions(count: int) -> list[str]:
