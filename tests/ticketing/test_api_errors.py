@@ -6,10 +6,12 @@ import time
 
 import jwt
 import pytest
+import redis
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import Client
 from rest_framework.test import APIClient
 
+from shared import locks
 from tests.conftest import seat_ids
 from ticketing.auth import tokens
 
@@ -106,10 +108,11 @@ def test_a_404_is_json_under_the_api_and_html_on_pages():
 
 
 def test_a_redis_outage_on_the_hold_path_is_a_503_with_retry_after(
-    buyer_client, seated_event, settings
+    buyer_client, seated_event, monkeypatch
 ):
-    # The per-buyer throttle counts in the cache Redis; point it at a port nobody listens on.
-    settings.CACHE_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    # The seat locks (and the rate limit counted inside their script) on a port nobody answers.
+    dead = redis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_connect_timeout=1)
+    monkeypatch.setattr(locks, "_default", locks.SeatLocks(dead))
 
     response = buyer_client.post(
         f"/api/v1/events/{seated_event.pk}/holds/", {"seats": seat_ids(seated_event)[:1]}

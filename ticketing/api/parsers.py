@@ -2,6 +2,7 @@
 
 import io
 
+import orjson
 from django.conf import settings
 from rest_framework import exceptions, parsers
 
@@ -25,13 +26,14 @@ def read_bounded(stream) -> bytes:
 
 
 class JSONParser(parsers.JSONParser):
+    """orjson: several times faster than json on the hot path, strict (UTF-8, no NaN), and it
+    refuses nesting past 1,024 levels instead of exhausting the stack like json does."""
+
     def parse(self, stream, media_type=None, parser_context=None):
-        body = read_bounded(stream)
         try:
-            return super().parse(io.BytesIO(body), media_type, parser_context)
-        except RecursionError as exc:
-            # A few KB of "[[[[" exhausts Python's stack in json; it is bad input, not a crash.
-            raise exceptions.ParseError("JSON parse error - nested too deeply") from exc
+            return orjson.loads(read_bounded(stream))
+        except orjson.JSONDecodeError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
 
 
 class FormParser(parsers.FormParser):
