@@ -6,10 +6,16 @@ every charge after ``--latency-ms`` (50 ms by default); its previous settings ar
 the end. Prints key=value figures, among them ``paid_bookings_per_s``.
 
     python -m bench.payments [--buyers 200] [--mode queued|simple] [--latency-ms 50]
+
+``--backlog`` pauses the payment workers (Celery remote control) while the buyers register, so
+every charge queues up, then resumes them: ``backlog_paid_per_s`` is the payment side's own
+rate, whatever the HTTP and booking path upstream can deliver.
 """
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import os
 import sys
 import time
@@ -42,7 +48,7 @@ async def _send(client, method, url, **kwargs):
 
 async def _buyer(client, event_id, seats, session, token, out):
     cookies = {"Cookie": f"sessionid={session}; csrftoken={CSRF}"}
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     held = await _send(
         client, "POST", f"/api/v1/events/{event_id}/holds/", json={"seats": seats}, headers=cookies
     )
@@ -64,6 +70,7 @@ async def _buyer(client, event_id, seats, session, token, out):
         out["errors"].append(("register", response.status_code))
         return
     out["accepted"].append((started, url, cookies))
+    out["hold_at"][url] = started_at
 
 
 async def _wait_final(client, accepted, timeout):
@@ -82,9 +89,9 @@ async def _wait_final(client, accepted, timeout):
     return finished, pending
 
 
-async def _run(base_url, bank_url, event_id, seats, sessions, buyers, timeout):
+async def _run(base_url, bank_url, event_id, seats, sessions, buyers, timeout, between=None):
     limits = httpx.Limits(max_connections=200)
-    out = {"errors": [], "accepted": []}
+    out = {"errors": [], "accepted": [], "hold_at": {}}
     async with httpx.AsyncClient(base_url=bank_url, timeout=10) as bank:
         tokens = await asyncio.gather(*(bank.post("/tokens", json={}) for _ in range(buyers)))
     tokens = [t.json()["token"] for t in tokens]
@@ -97,8 +104,97 @@ async def _run(base_url, bank_url, event_id, seats, sessions, buyers, timeout):
                 for i in range(buyers)
             )
         )
+        if between is not None:
+            out["resumed"] = await asyncio.to_thread(between, len(out["accepted"]))
         finished, pending = await _wait_final(client, out["accepted"], timeout)
     return out, finished, pending
+
+
+@contextlib.contextmanager
+def _payments_paused():
+    """Stop the payment workers consuming until ``resume()`` (or the end): the commands queue."""
+    from shared.messaging import PAYMENTS_QUEUE
+    from ticketing.celery import app
+
+    active = app.control.inspect(timeout=2).active_queues() or {}
+    workers = [
+        w for w, queues in active.items() if any(q["name"] == PAYMENTS_QUEUE for q in queues)
+    ]
+    if not workers:
+        sys.exit("no payment worker answered Celery's remote control")
+    app.control.cancel_consumer(PAYMENTS_QUEUE, destination=workers, reply=True)
+
+    def resume():  # a worker consuming the queue already ignores it
+        app.control.add_consumer(PAYMENTS_QUEUE, destination=workers, reply=True)
+
+    try:
+        yield resume
+    finally:
+        resume()
+
+
+def _resume_when_queued(event, resume, timeout=120):
+    """Wait until every accepted registration has its charge queued (or failed), then resume
+    the payment workers; returns when (epoch seconds)."""
+    from registration_worker.models import Booking, OutboxMessage
+    from shared.messaging import TOPIC_CHARGE_BOOKING
+
+    def between(accepted: int) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            bookings = Booking.objects.filter(event=event)
+            keys = [str(pk) for pk in bookings.values_list("pk", flat=True)]
+            queued = OutboxMessage.objects.filter(
+                topic=TOPIC_CHARGE_BOOKING, payload__booking_id__in=keys, sent_at__isnull=False
+            ).count()
+            if queued + bookings.filter(status="failed").count() >= accepted:
+                break
+            time.sleep(0.2)
+        resume()
+        return time.time()
+
+    return between
+
+
+def _stages(booking_ids) -> dict:
+    """p50 of each step from registration to confirmation, read from the saga's own rows (the
+    ChargeBooking outbox row and the PaymentAttempt steps), to show where the time goes."""
+    from datetime import timedelta
+
+    from payments.models import PaymentAttempt
+    from registration_worker.models import Booking, OutboxMessage
+    from shared.messaging import TOPIC_CHARGE_BOOKING
+
+    keys = [str(pk) for pk in booking_ids]
+    created = {
+        str(pk): at
+        for pk, at in Booking.objects.filter(pk__in=keys).values_list("pk", "created_at")
+    }
+    commands = OutboxMessage.objects.filter(
+        topic=TOPIC_CHARGE_BOOKING, payload__booking_id__in=keys
+    )
+    steps = {}
+    for step in PaymentAttempt.objects.filter(booking_id__in=keys).order_by("-id"):
+        steps[(str(step.booking_id), step.step)] = step  # the first of each kind wins
+    spans = {name: [] for name in ("booked", "relayed", "queued", "charge", "confirmed")}
+    charging = []
+    for command in commands:
+        key = command.payload["booking_id"]
+        charge, confirm = steps.get((key, "charge")), steps.get((key, "confirm"))
+        if charge is None or confirm is None or command.sent_at is None:
+            continue
+        started = charge.created_at - timedelta(milliseconds=charge.duration_ms or 0)
+        marks = [created[key], command.created_at, command.sent_at, started]
+        marks += [charge.created_at, confirm.created_at]
+        for name, (a, b) in zip(spans, itertools.pairwise(marks), strict=True):
+            spans[name].append((b - a).total_seconds() * 1000)
+        charging.append((started, confirm.created_at))
+    figures = {f"stage_{name}_p50_ms": percentile(values, 50) for name, values in spans.items()}
+    if charging:
+        # The payment side's own rate: first charge sent to last booking confirmed.
+        window = max(b for _, b in charging) - min(a for a, _ in charging)
+        figures["payments_side_per_s"] = len(charging) / max(window.total_seconds(), 1e-9)
+    return figures
 
 
 def main(argv=None):
@@ -111,6 +207,9 @@ def main(argv=None):
     parser.add_argument("--timeout", type=int, default=180)
     parser.add_argument(
         "--free", action="store_true", help="the same flow on a free event, for comparison"
+    )
+    parser.add_argument(
+        "--backlog", action="store_true", help="queue every charge first, then drain them"
     )
     args = parser.parse_args(argv)
 
@@ -139,17 +238,32 @@ def main(argv=None):
     sessions = setup.buyer_sessions(args.buyers)
     httpx.post(f"{bank_url}/config", json={**BANK_DEFAULTS, "latency_ms": args.latency_ms})
     try:
-        out, finished, pending = asyncio.run(
-            _run(args.base_url, bank_url, event.pk, seats, sessions, args.buyers, args.timeout)
-        )
+        with _payments_paused() if args.backlog else contextlib.nullcontext() as resume:
+            between = _resume_when_queued(event, resume) if args.backlog else None
+            out, finished, pending = asyncio.run(
+                _run(
+                    *(args.base_url, bank_url, event.pk, seats, sessions, args.buyers),
+                    args.timeout,
+                    between,
+                )
+            )
         ledger = httpx.get(f"{bank_url}/ledger", timeout=30).json()
     finally:
         httpx.post(f"{bank_url}/config", json=previous)
 
     confirmed = [f for f in finished.values() if f[0]["status"] == "confirmed"]
-    first = min((a[0] for a in out["accepted"]), default=0.0)
-    last = max((f[2] for f in finished.values()), default=first)
-    span = max(last - first, 1e-9)
+    # Latencies from the booking's confirmed_at: polling 200 status URLs one by one would add
+    # up to a whole polling pass to each figure.
+    by_tracking = {url.rstrip("/").rsplit("/", 1)[1]: url for url in out["hold_at"]}
+    paid_at = {
+        by_tracking[str(tracking)]: at.timestamp()
+        for tracking, at in Booking.objects.filter(
+            tracking_id__in=list(by_tracking), status="confirmed"
+        ).values_list("tracking_id", "confirmed_at")
+    }
+    latencies = [at - out["hold_at"][url] for url, at in paid_at.items()]
+    first = min(out["hold_at"].values(), default=0.0)
+    span = max(max(paid_at.values(), default=first) - first, 1e-9)
     keys = {str(pk) for pk in Booking.objects.filter(event=event).values_list("pk", flat=True)}
     charges = [c for c in ledger["charges"] if c["idempotency_key"] in keys]
     per_key = {}
@@ -164,12 +278,19 @@ def main(argv=None):
         "paid_bookings": len(confirmed),
         "failed": len(finished) - len(confirmed),
         "never_final": len(pending),
-        "paid_bookings_per_s": len(confirmed) / span,
-        "hold_to_paid_p50_ms": percentile([f[1] for f in confirmed], 50) * 1000,
-        "hold_to_paid_p99_ms": percentile([f[1] for f in confirmed], 99) * 1000,
+        "paid_bookings_per_s": len(paid_at) / span,
+        "hold_to_paid_p50_ms": percentile(latencies, 50) * 1000,
+        "hold_to_paid_p99_ms": percentile(latencies, 99) * 1000,
+        "hold_to_paid_seen_by_client_p50_ms": percentile([f[1] for f in confirmed], 50) * 1000,
         "bank_charges": len(charges),
         "bookings_charged_twice": sum(1 for n in per_key.values() if n > 1),
     }
+    if "resumed" in out:
+        drain = [at - out["resumed"] for at in paid_at.values()]
+        figures["backlog_paid_per_s"] = len(confirmed) / max(max(drain, default=0), 1e-9)
+        figures["backlog_resume_to_paid_p50_ms"] = percentile(drain, 50) * 1000
+    if not args.free:
+        figures.update(_stages(keys))
     for key, value in figures.items():
         print(f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}")
     return figures

@@ -140,9 +140,15 @@ def _purge(queue: str) -> None:
 
 @pytest.fixture(scope="session")
 def payment_worker(django_db_setup, django_db_blocker, artifacts_dir, bank):
-    """The payment worker (``-Q payments``) for the whole session, on the test database."""
+    """The payment worker (``-Q payments``) for the whole session, on the test database.
+
+    As in infrastructure/Procfile: one process, a thread per charge in flight (8 here, within
+    the default database pool of 10 connections).
+    """
     _purge("payments")
-    worker = WorkerProcess("payments", artifacts_dir / "worker-payments.log", concurrency=4)
+    worker = WorkerProcess(
+        "payments", artifacts_dir / "worker-payments.log", concurrency=8, pool="threads"
+    )
     yield worker.start()
     worker.stop()
 
