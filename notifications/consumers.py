@@ -1,20 +1,19 @@
 """WebSocket consumers: live seat maps (``/ws/events/<id>/``) and a buyer's bookings (``/ws/me/``).
 
-Pushes come from the channel layer (``shared.realtime``); both consumers only translate them
-to the client formats in docs/realtime.md. Delivery is at most once: the seat map carries
-sequence numbers and answers ``{"type": "resync"}`` with a fresh snapshot.
+Seat changes come from the process's stream reader (``notifications.seat_fanout``), booking
+updates from the channel layer (``shared.realtime``); both consumers only translate them to the
+client formats in docs/realtime.md. The seat map carries sequence numbers and answers
+``{"type": "resync"}`` with a fresh snapshot.
 """
 
-import asyncio
-import contextlib
 import json
 import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from notifications import seat_feed
-from shared.messaging import event_group, user_group
+from notifications import seat_fanout, seat_feed
+from shared.messaging import user_group
 
 log = logging.getLogger(__name__)
 
@@ -42,57 +41,41 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
 
 
 class EventSeatsConsumer(JsonConsumer):
-    """Seat status of one event: a snapshot on connect, then batches of deltas."""
+    """Seat status of one event: a snapshot on connect (or a replay from ``?since=<seq>``),
+    then batches of deltas from this process's ``SeatFanout``."""
 
-    group = None
-    flush_task = None
+    # Seat changes come from the process's stream reader, not the channel layer: no channel
+    # (and no channels-redis receive) per watcher.
+    channel_layer_alias = "none"
+    watcher = None
 
     async def connect(self):
         self.event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
-        self.pending: list[dict] = []
-        self.snapshot_seq = 0
         user = self.scope.get("user")
         if not await database_sync_to_async(seat_feed.can_watch_event)(user, self.event_id):
             await self.refuse(CLOSE_NOT_FOUND)
             return
-        # Join before taking the snapshot so no delta falls between the two.
-        self.group = event_group(self.event_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send_snapshot()
+        feed = seat_fanout.fanout()
+        self.watcher = seat_fanout.Watcher(feed, self.event_id, self.send_text, self.take_snapshot)
+        await feed.join(self.watcher, since=seat_feed.since_of(self.scope))
 
     async def disconnect(self, code):
-        if self.flush_task is not None:
-            self.flush_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.flush_task
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.watcher is not None:
+            await self.watcher.fanout.leave(self.watcher)
 
     async def receive_json(self, content, **kwargs):
-        if content.get("type") == "resync":
-            await self.send_snapshot()
+        if content.get("type") == "resync" and self.watcher is not None:
+            self.watcher.request_snapshot()
         else:
             await self.send_json({"type": "error", "message": "Unknown message type."})
 
-    async def send_snapshot(self):
-        snapshot = await database_sync_to_async(seat_feed.build_snapshot)(self.event_id)
-        self.snapshot_seq = snapshot["seq"]
-        await self.send_json(snapshot)
+    async def send_text(self, text: str) -> None:
+        # The hot path (a frame per socket per window): straight to the ASGI send.
+        await self.base_send({"type": "websocket.send", "text": text})
 
-    async def seat_delta(self, message):
-        """``seat.delta`` from the channel layer: collect, and flush one batch after ~100 ms."""
-        self.pending.append(message)
-        if self.flush_task is None:
-            self.flush_task = asyncio.create_task(self.flush_later())
-
-    async def flush_later(self):
-        await asyncio.sleep(seat_feed.BATCH_SECONDS)
-        pending, self.pending = self.pending, []
-        self.flush_task = None
-        batch = seat_feed.delta_batch(pending, self.snapshot_seq)
-        if batch is not None:
-            await self.send_json(batch)
+    async def take_snapshot(self) -> dict:
+        return await database_sync_to_async(seat_feed.build_snapshot)(self.event_id)
 
 
 class MyBookingsConsumer(JsonConsumer):

@@ -1,20 +1,18 @@
 """What the seat-map WebSocket sends: snapshots and coalesced batches of seat deltas.
 
-Message shapes are documented in docs/realtime.md. The consumer in ``notifications.consumers``
-only moves these between the channel layer and the socket.
+Message shapes are documented in docs/realtime.md. The deltas come from the seat-change
+stream through ``notifications.seat_fanout``.
 """
 
 import importlib
+import time
+from urllib.parse import parse_qs
 
 from shared.access import EventAction
 from shared.exceptions import NotFound, PermissionDenied
 from shared.realtime import current_sequence
 from ticketing.access import access_event
 from ticketing.models import Event
-
-# How long deltas are collected before one batch goes out: a flash sale changes thousands of
-# seats a second, and one frame per 100 ms is what a browser can comfortably repaint.
-BATCH_SECONDS = 0.1
 
 
 def seat_statuses(event_id: int) -> dict:
@@ -32,8 +30,13 @@ def build_snapshot(event_id: int) -> dict:
     Sync (Redis and possibly the database); call through ``database_sync_to_async``.
     """
     seq = current_sequence(event_id)
+    cached = _recent.get(event_id)
+    # A crowd connecting at once (a sale opening, a ws process restarting) would read every
+    # seat of the event once per socket; while nothing was announced, one read serves them.
+    if cached is not None and cached[1]["seq"] == seq and time.monotonic() - cached[0] < 1:
+        return cached[1]
     statuses = seat_statuses(event_id)
-    return {
+    snapshot = {
         "type": "snapshot",
         "seq": seq,
         "seats": {
@@ -41,6 +44,12 @@ def build_snapshot(event_id: int) -> dict:
             "sold": sorted(int(s) for s in statuses.get("sold", ())),
         },
     }
+    _recent[event_id] = (time.monotonic(), snapshot)
+    return snapshot
+
+
+# event id -> (when built, snapshot): the last snapshot built in this process.
+_recent: dict[int, tuple[float, dict]] = {}
 
 
 def can_watch_event(user, event_id: int) -> bool:
@@ -54,17 +63,9 @@ def can_watch_event(user, event_id: int) -> bool:
     return True
 
 
-def delta_batch(pending: list[dict], after_seq: int) -> dict | None:
-    """One ``deltas`` message from the collected ``seat.delta`` messages, oldest first.
-
-    Deltas the last snapshot already covers (``seq <= after_seq``) are dropped.
-    """
-    changes = sorted(
-        (
-            {"seq": m["seq"], "seats": m["seats"], "status": m["status"]}
-            for m in pending
-            if m["seq"] > after_seq
-        ),
-        key=lambda change: change["seq"],
-    )
-    return {"type": "deltas", "changes": changes} if changes else None
+def since_of(scope) -> int | None:
+    """The ``?since=<seq>`` of a reconnecting client (None: it wants a snapshot)."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("since")
+    if not values or not values[-1].isdigit():
+        return None
+    return int(values[-1])

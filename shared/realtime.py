@@ -1,8 +1,10 @@
-"""Pushes to WebSocket clients through the channel layer.
+"""Pushes to WebSocket clients.
 
-channels-redis delivers at most once, so every seat delta carries a per-event sequence number
-(kept in Redis); a client that sees a gap asks for a fresh snapshot. REST stays the truth.
-Message shapes are documented in docs/realtime.md.
+Seat changes go to a per-event Redis stream beside the seat locks (``shared.seat_changes``):
+one script increments the event's sequence number and appends the change, one round trip
+and no channel-layer work in the publishing process. Each WebSocket process reads the stream
+once and fans it out (``notifications.seat_fanout``). Booking updates for ``/ws/me/`` go
+through the channel layer, which delivers at most once. Message shapes: docs/realtime.md.
 """
 
 import asyncio
@@ -11,36 +13,40 @@ import os
 import queue
 import threading
 
-import redis
 from channels.layers import get_channel_layer
-from django.conf import settings
 
-from shared.messaging import event_group, user_group
-from shared.redis_clients import redis_client
+from shared.locks import seat_locks
+from shared.messaging import user_group
+from shared.seat_changes import SeatChangeLog, sequence_key
 
 log = logging.getLogger(__name__)
 
-SEAT_DELTA = "seat.delta"
 BOOKING_UPDATE = "booking.update"
+__all__ = ["current_sequence", "publish_booking_update", "publish_seat_changes", "sequence_key"]
+
+_log: SeatChangeLog | None = None
+_log_lock = threading.Lock()
 
 
-def _sequences() -> redis.Redis:
-    return redis_client(settings.CHANNEL_LAYER_REDIS_URL)
-
-
-def sequence_key(event_id: int) -> str:
-    return f"tk:{{evt:{event_id}}}:seq"
+def seat_change_log() -> SeatChangeLog:
+    """The seat-change log on the seat-lock Redis (``settings.REDIS_URL``)."""
+    global _log
+    if _log is None:
+        with _log_lock:
+            if _log is None:
+                _log = SeatChangeLog(seat_locks().redis)
+    return _log
 
 
 def current_sequence(event_id: int) -> int:
-    return int(_sequences().get(sequence_key(event_id)) or 0)
+    return seat_change_log().current(event_id)
 
 
 class _BackgroundSender:
     """One sender per process: a daemon thread with an event loop sending to the channel layer.
 
     ``async_to_sync(group_send)`` costs milliseconds per call (a loop hop and, with
-    channels-redis, connections bound to that loop); the hold path cannot afford it. Pushes are
+    channels-redis, connections bound to that loop); a request cannot afford it. Pushes are
     hints, so the request only enqueues them; one coroutine sends them in order. When the queue
     is full (the channel layer is down or far behind) new pushes are dropped and logged.
     """
@@ -86,20 +92,17 @@ def _background() -> _BackgroundSender:
 def publish_seat_changes(event_id: int, seat_ids, status: str) -> None:
     """Tell everyone watching ``event_id`` that ``seat_ids`` are now ``status``.
 
-    ``status`` is ``available``, ``held`` or ``sold``. A failed push is logged, never raised:
-    the booking it reports has already happened and clients resync from the snapshot.
+    ``status`` is ``available``, ``held`` or ``sold``. One synchronous Redis round trip. A
+    failure is logged, never raised: the change it reports has already happened, and clients
+    resync from a snapshot.
     """
     seat_ids = [int(s) for s in seat_ids]
     if not seat_ids:
         return
     try:
-        seq = _sequences().incr(sequence_key(event_id))
-        _background().send(
-            event_group(event_id),
-            {"type": SEAT_DELTA, "seq": seq, "seats": seat_ids, "status": status},
-        )
+        seat_change_log().append(event_id, seat_ids, status)
     except Exception:
-        log.warning("seat push for event %s failed", event_id, exc_info=True)
+        log.warning("seat change for event %s not logged", event_id, exc_info=True)
 
 
 def publish_booking_update(user_id: int, booking: dict) -> None:

@@ -243,6 +243,10 @@ SPECTACULAR_SETTINGS.update(
 # --- Ticketing rules -----------------------------------------------------------------------
 TICKET_SIGNING_KEY = env("TICKET_SIGNING_KEY", default=SECRET_KEY)
 EVENT_RULES_CACHE_SECONDS = env.float("EVENT_RULES_CACHE_SECONDS", default=2.0)
+# Live seat maps (notifications/seat_fanout.py): one frame per event per window, and how many
+# frames a socket may lag before it is resynced with a snapshot.
+WS_BATCH_MS = env.int("WS_BATCH_MS", default=200)
+WS_MAX_QUEUED = env.int("WS_MAX_QUEUED", default=50)
 
 # --- i18n, static --------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -2,7 +2,7 @@
  * WebSocket clients (protocol in docs/realtime.md).
  *
  * EventFeed follows /ws/events/<id>/: a snapshot, then batches of deltas with sequence numbers;
- * a gap asks for a resync. MyFeed follows /ws/me/: this buyer's booking updates. Pushes are
+ * a gap asks for a resync, a reconnect asks for the missed changes with ?since=<seq>. MyFeed follows /ws/me/: this buyer's booking updates. Pushes are
  * hints, so both reconnect with backoff and the page keeps REST as the truth.
  */
 
@@ -21,7 +21,7 @@ class ReconnectingSocket {
   }
 
   connect() {
-    const ws = new WebSocket(socketUrl(this.path));
+    const ws = new WebSocket(socketUrl(this.url()));
     this.ws = ws;
     ws.addEventListener("open", () => {
       this.retries = 0;
@@ -54,6 +54,10 @@ class ReconnectingSocket {
     if (this.ws) this.ws.close();
   }
 
+  url() {
+    return this.path;
+  }
+
   opened() {}
 
   closed() {}
@@ -74,7 +78,17 @@ export class EventFeed extends ReconnectingSocket {
     this.onState = onState;
     this.last = seq;
     this.waiting = true; // until a snapshot arrives
+    this.synced = false; // had a snapshot: a reconnect can ask for the missed changes only
+    this.resuming = false;
     this.state = "connecting";
+  }
+
+  url() {
+    // Reconnect with ?since=<last>: the server replays what was missed (or sends a snapshot
+    // when its log no longer has it), instead of a full snapshot for every reconnect.
+    this.resuming = this.synced && !this.waiting;
+    if (!this.resuming) return this.path;
+    return `${this.path}${this.path.includes("?") ? "&" : "?"}since=${this.last}`;
   }
 
   setState(state) {
@@ -83,6 +97,10 @@ export class EventFeed extends ReconnectingSocket {
   }
 
   opened() {
+    if (this.resuming) {
+      this.setState("live");
+      return;
+    }
     this.waiting = true;
     this.setState("syncing");
   }
@@ -96,6 +114,7 @@ export class EventFeed extends ReconnectingSocket {
     if (message.type === "snapshot") {
       this.last = message.seq;
       this.waiting = false;
+      this.synced = true;
       this.onSnapshot(message.seats.held || [], message.seats.sold || []);
       this.setState("live");
     } else if (message.type === "deltas") {
@@ -113,6 +132,10 @@ export class EventFeed extends ReconnectingSocket {
         this.last = change.seq;
       }
       if (apply.length) this.onChanges(apply);
+    } else if (message.type === "resync") {
+      // The server dropped this client's backlog (it fell behind); a snapshot follows.
+      this.waiting = true;
+      this.setState("syncing");
     }
   }
 
