@@ -41,16 +41,28 @@ def error_response(http_status, code, message, details=None, headers=None):
     )
 
 
-def exception_handler(exc, context):
+def as_ticketing_error(exc: Exception) -> TicketingError | None:
+    """The business error ``exc`` answers as, outages included; None for anything else."""
     if isinstance(exc, DEPENDENCY_ERRORS):
         log.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
-        exc = DependencyUnavailable("A service the API depends on is unavailable; try again.")
-    if isinstance(exc, TicketingError):
-        retry_after = getattr(exc, "retry_after", None)
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        return _with_retry_after(
-            error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
-        )
+        return DependencyUnavailable("A service the API depends on is unavailable; try again.")
+    return exc if isinstance(exc, TicketingError) else None
+
+
+def ticketing_error_body(exc: TicketingError) -> tuple[dict, dict]:
+    """The JSON body and headers of a business error (``Retry-After`` when it has one)."""
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None and exc.http_status == status.HTTP_503_SERVICE_UNAVAILABLE:
+        retry_after = RETRY_AFTER_SECONDS
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    return {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}, headers
+
+
+def exception_handler(exc, context):
+    business = as_ticketing_error(exc)
+    if business is not None:
+        body, headers = ticketing_error_body(business)
+        return Response(body, status=business.http_status, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         return error_response(413, "request_too_large", "The request body is too large.")
     if isinstance(exc, Http404):

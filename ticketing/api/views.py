@@ -1,6 +1,7 @@
 """REST endpoints: translate HTTP to service calls and back, nothing more."""
 
 import orjson
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -19,6 +20,7 @@ from shared.access import EventAction
 from shared.enums import BookingStatus, FailureReason
 from shared.exceptions import BusinessRuleViolation
 from ticketing.access import check_event_access_by_rules
+from ticketing.api.errors import as_ticketing_error, ticketing_error_body
 from ticketing.api.serializers import (
     BookingSerializer,
     EventSerializer,
@@ -28,6 +30,7 @@ from ticketing.api.serializers import (
     RegistrationStatusSerializer,
 )
 from ticketing.api.throttles import RegistrationRateThrottle
+from ticketing.auth.authentication import token_users
 from ticketing.models import Event
 from ticketing.selectors import general_admission_availability, seat_pricing, seat_statuses
 from ticketing.services.best_available import hold_best_available
@@ -43,9 +46,11 @@ _FAILURE_HTTP = {
 }
 
 
-def json_response(body, http_status: int) -> HttpResponse:
+def json_response(body, http_status: int, headers=None) -> HttpResponse:
     """JSON without DRF's content negotiation and renderer: the hot path answers only JSON."""
-    return HttpResponse(orjson.dumps(body), status=http_status, content_type="application/json")
+    return HttpResponse(
+        orjson.dumps(body), status=http_status, content_type="application/json", headers=headers
+    )
 
 
 class JSONOnly(DefaultContentNegotiation):
@@ -130,6 +135,10 @@ class HoldCreateView(APIView):
     # Rate-limited inside the hold script (THROTTLE_HOLDS per buyer and event): no extra
     # Redis round trip.
 
+    def dispatch(self, request, *args, **kwargs):
+        answer = _everyday_hold(request, kwargs["event_id"])
+        return answer if answer is not None else super().dispatch(request, *args, **kwargs)
+
     @extend_schema(
         request=HoldRequestSerializer,
         responses={
@@ -153,6 +162,38 @@ class HoldCreateView(APIView):
                 request.user.pk, event_id, seat_ids=body.get("seats"), quantity=body.get("quantity")
             )
         return json_response(HoldSerializer.represent(hold), status.HTTP_201_CREATED)
+
+
+def _everyday_hold(request, event_id: int) -> HttpResponse | None:
+    """The flash sale's request, answered without DRF's request, authentication loop,
+    permissions and rendering (half of a hold's CPU): a POST with a bearer token this process
+    already validated (``token_users``) and an everyday body. Anything else returns None and
+    takes the full DRF path, which gives the same answers (tests/ticketing/test_hot_path.py).
+    """
+    if request.method != "POST" or request.content_type != "application/json":
+        return None
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    seen = token_users.get(token) if scheme == "Bearer" else None
+    if seen is None:
+        return None
+    try:
+        body = HoldRequestSerializer.parse_everyday(orjson.loads(request.body))
+    except (orjson.JSONDecodeError, RequestDataTooBig):
+        return None
+    if body is None:
+        return None
+    user, _claims = seen
+    try:
+        hold = create_hold(
+            user.pk, event_id, seat_ids=body.get("seats"), quantity=body.get("quantity")
+        )
+    except Exception as exc:
+        business = as_ticketing_error(exc)
+        if business is None:
+            raise
+        error, headers = ticketing_error_body(business)
+        return json_response(error, business.http_status, headers)
+    return json_response(HoldSerializer.represent(hold), status.HTTP_201_CREATED)
 
 
 class HoldDetailView(APIView):
