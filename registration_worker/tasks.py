@@ -3,15 +3,22 @@
 from celery import shared_task
 from django.db.models import Q
 
-from registration_worker import outbox, services
+from registration_worker import batch, outbox, services
 from shared.contracts import ProcessBookingCommand
 from shared.messaging import PROCESS_BOOKING_TASK
 
 
-@shared_task(name=PROCESS_BOOKING_TASK, acks_late=True, reject_on_worker_lost=True)
+# The worker does not run this body per message: its Strategy buffers the commands and books
+# them in batches (registration_worker/batching.py). The body serves direct calls.
+@shared_task(
+    name=PROCESS_BOOKING_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    Strategy="registration_worker.batching:batching_strategy",
+)
 def process_booking(command: dict) -> str | None:
-    booking = services.process_booking(ProcessBookingCommand.from_dict(command))
-    return booking.status if booking else None
+    command = ProcessBookingCommand.from_dict(command)
+    return batch.process_bookings([command])[command.booking_id]
 
 
 @shared_task(name="registration_worker.relay_outbox")

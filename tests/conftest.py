@@ -73,11 +73,19 @@ test_database_url.__test__ = False
 class WorkerProcess:
     """A real ``celery worker`` on the test vhost and the test database."""
 
-    def __init__(self, queues: str, log_path: Path, concurrency: int = 2, pool: str = "prefork"):
+    def __init__(
+        self,
+        queues: str,
+        log_path: Path,
+        concurrency: int = 2,
+        pool: str = "prefork",
+        extra_args: tuple[str, ...] = (),
+    ):
         self.queues = queues
         self.log_path = log_path
         self.concurrency = concurrency
         self.pool = pool
+        self.extra_args = extra_args
         self.proc: subprocess.Popen | None = None
 
     def start(self):
@@ -109,6 +117,7 @@ class WorkerProcess:
                 "--without-heartbeat",
                 "-l",
                 "INFO",
+                *self.extra_args,
             ],
             cwd=ROOT,
             env=env,
@@ -173,9 +182,14 @@ def artifacts_dir():
 def booking_worker(django_db_setup, django_db_blocker, artifacts_dir):
     """The registration worker, running for the whole session on the test database."""
     purge_test_queues()
-    # As in infrastructure/Procfile: one process, a thread per in-flight command.
+    # As in infrastructure/Procfile: one process, threads running batches of commands, and a
+    # prefetch of three batches.
     worker = WorkerProcess(
-        "bookings", artifacts_dir / "worker-bookings.log", concurrency=8, pool="threads"
+        "bookings",
+        artifacts_dir / "worker-bookings.log",
+        concurrency=8,
+        pool="threads",
+        extra_args=("--prefetch-multiplier", "24"),
     ).start()
     yield worker
     worker.stop()

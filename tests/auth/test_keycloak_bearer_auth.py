@@ -143,9 +143,7 @@ def test_no_keycloak_call_per_request(keycloak, api_get):
     assert tokens.jwks_cache().fetch_count == 1
 
 
-def test_a_token_seen_before_costs_no_database_query(
-    keycloak, api_get, django_assert_num_queries
-):
+def test_a_token_seen_before_costs_no_database_query(keycloak, api_get, django_assert_num_queries):
     token = keycloak.access_token("buyer@example.com")
     first = api_get(token=token)
     assert first.status_code == 200, first.content
