@@ -12,11 +12,12 @@ publishing twice is harmless because the worker is idempotent by booking id.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 
 from django.db import close_old_connections, transaction
+
+from shared.per_process import PerProcess
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,6 @@ class _RelayThread:
     MAX_PENDING = 50_000
 
     def __init__(self):
-        self.pid = os.getpid()
         self.pending: queue.Queue[int] = queue.Queue(maxsize=self.MAX_PENDING)
         threading.Thread(target=self._run, name="outbox-relay", daemon=True).start()
 
@@ -55,19 +55,9 @@ class _RelayThread:
                 close_old_connections()
 
 
-_thread: _RelayThread | None = None
-_lock = threading.Lock()
-
-
-def _relay() -> _RelayThread:
-    global _thread
-    if _thread is None or _thread.pid != os.getpid():  # a forked child needs its own thread
-        with _lock:
-            if _thread is None or _thread.pid != os.getpid():
-                _thread = _RelayThread()
-    return _thread
+_relay = PerProcess(_RelayThread)
 
 
 def relay_in_background(message_id: int) -> None:
     """Hand the row to this process's relay thread once the current transaction commits."""
-    transaction.on_commit(lambda: _relay().send(message_id))
+    transaction.on_commit(lambda: _relay.get().send(message_id))

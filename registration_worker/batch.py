@@ -36,13 +36,13 @@ from registration_worker.services import (
     booking_event_payload,
     hold_of,
     release_and_announce,
+    tickets_for,
 )
 from shared import realtime
 from shared.contracts import ChargeBooking, ProcessBookingCommand
 from shared.enums import BookingSource, BookingStatus, FailureReason
 from shared.locks import Hold, seat_locks
 from shared.messaging import TOPIC_BOOKING_CONFIRMED, TOPIC_BOOKING_FAILED, TOPIC_CHARGE_BOOKING
-from shared.ticket_codes import issue_code
 
 log = logging.getLogger(__name__)
 
@@ -198,26 +198,10 @@ def _check_general_admission_capacity(items: list[_Item]) -> None:
             live[command.event_id] += len(command.lines)
 
 
-def _tickets_of(item: _Item) -> list[Ticket]:
-    command = item.command
-    return [
-        Ticket(
-            booking=item.booking,
-            event_id=command.event_id,
-            seat_id=line.seat_id,
-            price_category_id=line.price_category_id,
-            price=line.amount,
-            currency=command.currency,
-            code=issue_code(command.event_id),
-        )
-        for line in command.lines
-    ]
-
-
 def _insert_tickets(items: list[_Item]) -> None:
     """Every item's tickets in one insert; on a lost race, a savepoint per booking."""
     for item in items:
-        item.tickets = _tickets_of(item)
+        item.tickets = tickets_for(item.booking, item.command)
     # Seats in a fixed order: two batches racing for the same seats wait, never deadlock.
     everything = sorted(
         (t for i in items for t in i.tickets), key=lambda t: (t.event_id, t.seat_id or 0)
@@ -231,7 +215,8 @@ def _insert_tickets(items: list[_Item]) -> None:
     except IntegrityError:
         log.info("a booking batch lost a seat race; booking one by one")
     for item in items:
-        item.tickets = _tickets_of(item)  # the refused instances carry no state worth keeping
+        # Fresh instances: the refused ones carry no state worth keeping.
+        item.tickets = tickets_for(item.booking, item.command)
         try:
             with transaction.atomic():
                 Ticket.objects.bulk_create(item.tickets)

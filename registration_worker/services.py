@@ -102,6 +102,22 @@ def queue_registration(booking: Booking, command: ProcessBookingCommand) -> None
     )
 
 
+def tickets_for(booking: Booking, command: ProcessBookingCommand) -> list[Ticket]:
+    """The unsaved tickets of ``booking``, one per line of its command, each with its code."""
+    return [
+        Ticket(
+            booking=booking,
+            event_id=command.event_id,
+            seat_id=line.seat_id,
+            price_category_id=line.price_category_id,
+            price=line.amount,
+            currency=command.currency,
+            code=issue_code(command.event_id),
+        )
+        for line in command.lines
+    ]
+
+
 def process_booking(command: ProcessBookingCommand) -> Booking | None:
     """Run a registration to its end; safe to call again with the same command."""
     booking = Booking.objects.filter(pk=command.booking_id).first()
@@ -135,18 +151,7 @@ def process_booking(command: ProcessBookingCommand) -> Booking | None:
                 return booking
             if command.ga_capacity is not None:
                 _check_general_admission_capacity(command)
-            Ticket.objects.bulk_create(
-                Ticket(
-                    booking=booking,
-                    event_id=command.event_id,
-                    seat_id=line.seat_id,
-                    price_category_id=line.price_category_id,
-                    price=line.amount,
-                    currency=command.currency,
-                    code=issue_code(command.event_id),
-                )
-                for line in command.lines
-            )
+            Ticket.objects.bulk_create(tickets_for(booking, command))
             paid = command.payment_required  # a paid event: the payments saga confirms it
             booking.status = BookingStatus.PENDING_PAYMENT if paid else BookingStatus.CONFIRMED
             booking.confirmed_at = None if paid else timezone.now()

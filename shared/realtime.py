@@ -9,7 +9,6 @@ through the channel layer, which delivers at most once. Message shapes: docs/rea
 
 import asyncio
 import logging
-import os
 import queue
 import threading
 
@@ -17,6 +16,7 @@ from channels.layers import get_channel_layer
 
 from shared.locks import seat_locks
 from shared.messaging import user_group
+from shared.per_process import PerProcess
 from shared.seat_changes import SeatChangeLog, sequence_key
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,6 @@ class _BackgroundSender:
     MAX_PENDING = 10_000
 
     def __init__(self):
-        self.pid = os.getpid()
         self.pending: queue.Queue = queue.Queue(maxsize=self.MAX_PENDING)
         threading.Thread(target=self._run, name="realtime", daemon=True).start()
 
@@ -76,17 +75,7 @@ class _BackgroundSender:
             log.warning("realtime queue full; dropped a push to %s", group)
 
 
-_sender: _BackgroundSender | None = None
-_sender_lock = threading.Lock()
-
-
-def _background() -> _BackgroundSender:
-    global _sender
-    if _sender is None or _sender.pid != os.getpid():  # a forked child needs its own thread
-        with _sender_lock:
-            if _sender is None or _sender.pid != os.getpid():
-                _sender = _BackgroundSender()
-    return _sender
+_background = PerProcess(_BackgroundSender)
 
 
 def publish_seat_changes(event_id: int, seat_ids, status: str) -> None:
@@ -108,6 +97,6 @@ def publish_seat_changes(event_id: int, seat_ids, status: str) -> None:
 def publish_booking_update(user_id: int, booking: dict) -> None:
     """Tell a buyer's open connections that one of their registrations changed state."""
     try:
-        _background().send(user_group(user_id), {"type": BOOKING_UPDATE, "booking": booking})
+        _background.get().send(user_group(user_id), {"type": BOOKING_UPDATE, "booking": booking})
     except Exception:
         log.warning("booking push for user %s failed", user_id, exc_info=True)
