@@ -10,7 +10,7 @@ from __future__ import annotations
 from shared.access import EventAction, may_access_event
 from shared.exceptions import NotFound, PermissionDenied
 from ticketing.models import Event
-from ticketing.services.event_rules import get_event_rules
+from ticketing.services.event_rules import EventRules, get_event_rules
 
 
 def access_event(user, event_id: int, action: EventAction, queryset=None) -> Event:
@@ -23,10 +23,12 @@ def access_event(user, event_id: int, action: EventAction, queryset=None) -> Eve
     return event
 
 
-def check_event_access_by_rules(user, event_id: int, action: EventAction) -> None:
-    """The same decision from the event rules cached in Redis (no database query)."""
+def check_event_access_by_rules(user, event_id: int, action: EventAction) -> EventRules:
+    """The same decision from the event rules cached in Redis (no database query); returns
+    the rules."""
     rules = get_event_rules(event_id)
     check_event_access(user, action, organizer_id=rules.organizer_id, status=rules.status)
+    return rules
 
 
 def check_event_access(user, action: EventAction, *, organizer_id: int, status: str) -> None:

@@ -34,7 +34,6 @@ from ticketing.auth.authentication import token_users
 from ticketing.models import Event
 from ticketing.selectors import general_admission_availability, seat_pricing, seat_statuses
 from ticketing.services.best_available import hold_best_available
-from ticketing.services.event_rules import get_event_rules
 from ticketing.services.holds import create_hold, release_hold
 from ticketing.services.registrations import register_hold
 
@@ -91,8 +90,7 @@ class EventSeatsView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Seats and their status")})
     def get(self, request, event_id):
-        check_event_access_by_rules(request.user, event_id, EventAction.VIEW)
-        rules = get_event_rules(event_id)
+        rules = check_event_access_by_rules(request.user, event_id, EventAction.VIEW)
         pricing = seat_pricing(event_id)
         categories = [c.__dict__ for c in pricing.categories.values()]
         if rules.is_general_admission:
