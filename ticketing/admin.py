@@ -10,20 +10,13 @@ from registration_worker.models import Booking, Ticket
 from seatmaps.models import Section
 from shared.access import events_visible_to, is_platform_admin, owned_visible_to
 from shared.exceptions import DependencyUnavailable
-from shared.owned_admin import OwnedModelAdmin
-from ticketing.models import Event, PriceCategory, Venue
+from ticketing.models import Event, PriceCategory
 from ticketing.services import events as event_services
 from ticketing.services.event_rules import publish_event_rules
 
 
 def _own_events(request, queryset, path="organizer"):
     return events_visible_to(request.user, queryset, path)
-
-
-@admin.register(Venue)
-class VenueAdmin(OwnedModelAdmin):
-    list_display = ["name", "city", "time_zone", "owner"]
-    search_fields = ["name", "city"]
 
 
 class PriceCategoryFormSet(BaseInlineFormSet):

@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from registration_worker.models import Booking, Ticket
-from seatmaps.models import Seat, SeatMap, Section
+from seatmaps.models import Seat, SeatMap, Section, Venue
 from shared.enums import BookingSource, BookingStatus, TicketStatus
 from shared.ticket_codes import issue_code
-from ticketing.models import Event, PriceCategory, Venue
+from ticketing.models import Event, PriceCategory
 
 _counter = itertools.count(1)
 

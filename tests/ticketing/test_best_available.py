@@ -8,10 +8,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from seatmaps.generator import LayoutParams, SectionSpec
-from seatmaps.models import Seat
+from seatmaps.models import Seat, Venue
 from seatmaps.services import create_procedural_map
 from tests.conftest import create_ga_event, create_seated_event, seat_ids
-from ticketing.models import Event, PriceCategory, Venue
+from ticketing.models import Event, PriceCategory
 from ticketing.services import best_available
 from ticketing.services.event_rules import publish_event_rules
 from ticketing.services.holds import create_hold

@@ -11,12 +11,9 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from registration_worker.services import (
-    live_seat_ids,
-    live_ticket_count,
-    live_tickets_by_buyer,
-    release_and_announce,
-)
+from registration_worker.selectors import live_seat_ids, live_ticket_count, live_tickets_by_buyer
+from registration_worker.services import release_and_announce
+from shared.enums import EventStatus
 from shared.exceptions import BusinessRuleViolation, NotFound, RateLimited, SeatsUnavailable
 from shared.locks import NO_RATE_LIMIT, Hold, HoldResult, RateLimit, seat_locks
 from ticketing.services.event_rules import EventRules, get_event_rules, load_sellable_seats
@@ -33,7 +30,7 @@ class CreatedHold:
 
 def check_can_hold(rules: EventRules, count: int) -> None:
     """Raise BusinessRuleViolation unless the event sells ``count`` tickets now."""
-    if rules.status == "cancelled":
+    if rules.status == EventStatus.CANCELLED:
         raise BusinessRuleViolation("This event is cancelled.", code="event_cancelled")
     if not rules.sales_open():
         raise BusinessRuleViolation("Sales are not open for this event.", code="sales_closed")
