@@ -60,7 +60,7 @@ class PaymentPending(Exception):
 # --- registration: called by ticketing ----------------------------------------------------
 
 
-def check_payment_token(requires_payment: bool, total: Decimal, token: str) -> bool:
+def check_payment_token(*, requires_payment: bool, total: Decimal, token: str) -> bool:
     """Whether the registration must be paid; raises 422 ``payment_token_required`` if it must
     and the buyer gave no token. Free events (and free orders) need none."""
     if not requires_payment or total <= 0:
@@ -73,7 +73,7 @@ def check_payment_token(requires_payment: bool, total: Decimal, token: str) -> b
     return True
 
 
-def open_payment(booking: Booking, token: str) -> Payment:
+def open_payment(*, booking: Booking, token: str) -> Payment:
     """The booking's Payment, pending, with its commission; call in the booking's transaction.
 
     Only the provider's token reference is stored, never card data.
@@ -97,7 +97,7 @@ def open_payment(booking: Booking, token: str) -> Payment:
 # --- the charge step ------------------------------------------------------------------------
 
 
-def perform_charge(booking_id) -> str:
+def perform_charge(*, booking_id) -> str:
     """Charge a booking awaiting payment and settle it; safe to run any number of times.
 
     Raises PaymentPending when the bank's answer is unknown (the caller retries later).
@@ -109,7 +109,7 @@ def perform_charge(booking_id) -> str:
     if payment.booking.status != BookingStatus.PENDING_PAYMENT:
         return payment.booking.status  # settled already: a redelivery or a retry
     if timezone.now() >= payment.deadline_at:
-        return expire_unpaid(booking_id)  # too late to charge now
+        return expire_unpaid(booking_id=booking_id)  # too late to charge now
     result = _lookup(payment) if payment.attempts else None  # an earlier call may have charged
     if result is None or result.outcome == Outcome.NOT_FOUND:
         if payment.booking.event.status == EventStatus.CANCELLED:
@@ -125,7 +125,7 @@ def perform_charge(booking_id) -> str:
     raise PaymentPending(f"the bank's answer for booking {booking_id} is unknown")
 
 
-def expire_unpaid(booking_id) -> str:
+def expire_unpaid(*, booking_id) -> str:
     """The payment deadline passed: look the charge up, then confirm or compensate."""
     payment = _payment_of(booking_id)
     if payment is None or payment.booking.status != BookingStatus.PENDING_PAYMENT:
@@ -246,7 +246,7 @@ def _unsettled_status(payment: Payment, result: ProviderResult | None) -> str:
 # --- refunds --------------------------------------------------------------------------------
 
 
-def refund_and_cancel_booking(booking_id, *, by_buyer: bool = True) -> Booking:
+def refund_and_cancel_booking(*, booking_id, by_buyer: bool = True) -> Booking:
     """Cancel a confirmed booking, refunding it first if it was paid.
 
     A buyer (``by_buyer``) may do so until the event's refund deadline (by default its start),
@@ -255,10 +255,10 @@ def refund_and_cancel_booking(booking_id, *, by_buyer: bool = True) -> Booking:
     answer nothing changes: 503, try again (idempotent).
     """
     if by_buyer:
-        check_buyer_may_cancel(Booking.objects.get(pk=booking_id))
+        check_buyer_may_cancel(booking=Booking.objects.get(pk=booking_id))
     payment = _payment_of(booking_id)
     if payment is None or payment.status not in (Payment.Status.APPROVED, Payment.Status.REFUNDED):
-        return cancel_booking(booking_id, refuse_used=by_buyer)  # a free booking
+        return cancel_booking(booking_id=booking_id, refuse_used=by_buyer)  # a free booking
     event = payment.booking.event
     deadline = event.refund_deadline or event.starts_at
     if by_buyer and payment.status == Payment.Status.APPROVED and timezone.now() >= deadline:
@@ -269,7 +269,7 @@ def refund_and_cancel_booking(booking_id, *, by_buyer: bool = True) -> Booking:
         )
     if payment.status == Payment.Status.APPROVED and not _refund(payment):
         raise DependencyUnavailable("The payment provider did not confirm the refund; try again.")
-    return cancel_booking(booking_id, refuse_used=by_buyer)
+    return cancel_booking(booking_id=booking_id, refuse_used=by_buyer)
 
 
 def _refund(payment: Payment) -> bool:
@@ -300,7 +300,7 @@ def _refund_quietly(payment: Payment) -> None:
 # --- the periodic sweep ---------------------------------------------------------------------
 
 
-def sweep_payments(limit: int = 200) -> dict:
+def sweep_payments(*, limit: int = 200) -> dict:
     """Settle what the charge tasks could not: overdue bookings and orphaned money."""
     now = timezone.now()
     counts = {"expired": 0, "reconciled": 0, "cancelled": 0, "pending": 0}
@@ -311,7 +311,7 @@ def sweep_payments(limit: int = 200) -> dict:
     ).values_list("booking_id", flat=True)
     for booking_id in list(overdue[:limit]):
         try:
-            expire_unpaid(booking_id)
+            expire_unpaid(booking_id=booking_id)
             counts["expired"] += 1
         except PaymentPending:
             counts["pending"] += 1
@@ -333,7 +333,7 @@ def sweep_payments(limit: int = 200) -> dict:
             status=Payment.Status.REFUNDED, booking__status=BookingStatus.CONFIRMED
         ).values_list("booking_id", flat=True)[:limit]
     ):
-        cancel_booking(booking_id)
+        cancel_booking(booking_id=booking_id)
         counts["cancelled"] += 1
     return counts
 

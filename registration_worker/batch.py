@@ -115,7 +115,7 @@ def process_bookings(commands: Sequence[ProcessBookingCommand]) -> dict[str, str
         if item.reason == FailureReason.SEAT_TAKEN:
             _resync_sold_seats(item.command.event_id, item.command.seat_ids)
         if item.reason:
-            release_and_announce(item.hold)
+            release_and_announce(hold=item.hold)
     relay_messages(outbox_ids, limit=len(outbox_ids))
     return statuses
 

@@ -157,7 +157,7 @@ def process_booking(command: ProcessBookingCommand) -> Booking | None:
             booking.buyer_id, {**update, "status": RegistrationStatus.PROCESSING.value}
         )
     if locks.check(hold) != "ok":
-        return fail_booking(booking.pk, FailureReason.HOLD_EXPIRED, hold)
+        return fail_booking(booking_id=booking.pk, reason=FailureReason.HOLD_EXPIRED, hold=hold)
 
     try:
         with transaction.atomic():
@@ -182,9 +182,11 @@ def process_booking(command: ProcessBookingCommand) -> Booking | None:
     except IntegrityError:
         log.info("booking %s lost a seat race at the unique index", command.booking_id)
         _resync_sold_seats(command.event_id, command.seat_ids)
-        return fail_booking(command.booking_id, FailureReason.SEAT_TAKEN, hold)
+        return fail_booking(
+            booking_id=command.booking_id, reason=FailureReason.SEAT_TAKEN, hold=hold
+        )
     except _SoldOut:
-        return fail_booking(command.booking_id, FailureReason.SOLD_OUT, hold)
+        return fail_booking(booking_id=command.booking_id, reason=FailureReason.SOLD_OUT, hold=hold)
 
     locks.confirm(hold, force=True)
     return booking
@@ -212,7 +214,7 @@ def _resync_sold_seats(event_id: int, seat_ids) -> None:
     seat_locks().add_sold(event_id, sold)
 
 
-def fail_booking(booking_id, reason: str, hold: Hold | None = None) -> Booking | None:
+def fail_booking(*, booking_id, reason: str, hold: Hold | None = None) -> Booking | None:
     """Mark a pending booking failed (once) and give its held seats back."""
     with transaction.atomic():
         booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
@@ -223,11 +225,11 @@ def fail_booking(booking_id, reason: str, hold: Hold | None = None) -> Booking |
         booking.save(update_fields=["status", "failure_reason", "updated_at"])
         record_booking_event(topic=TOPIC_BOOKING_FAILED, booking=booking)
     if hold is not None:
-        release_and_announce(hold)
+        release_and_announce(hold=hold)
     return booking
 
 
-def release_and_announce(hold: Hold, owner: str = "", cooldown_ms: int = 0) -> bool:
+def release_and_announce(*, hold: Hold, owner: str = "", cooldown_ms: int = 0) -> bool:
     """Release a hold (compare-and-delete) and tell watchers which seats are free again.
 
     ``cooldown_ms``: the owner may not hold these seats again that long (fair shares).
@@ -240,7 +242,7 @@ def release_and_announce(hold: Hold, owner: str = "", cooldown_ms: int = 0) -> b
     return released
 
 
-def check_buyer_may_cancel(booking: Booking) -> None:
+def check_buyer_may_cancel(*, booking: Booking) -> None:
     """Raise BusinessRuleViolation unless the buyer may cancel ``booking`` now: it must be
     confirmed and none of its tickets may have been used at the door."""
     if booking.status != BookingStatus.CONFIRMED:
@@ -259,7 +261,7 @@ def _ticket_used() -> BusinessRuleViolation:
     )
 
 
-def cancel_booking(booking_id, *, refuse_used: bool = False) -> Booking:
+def cancel_booking(*, booking_id, refuse_used: bool = False) -> Booking:
     """Cancel a confirmed booking: its tickets are cancelled and its seats go back on sale.
 
     ``refuse_used`` (a buyer's cancellation): raise ``ticket_used`` if a ticket was checked in.
@@ -343,7 +345,7 @@ def _seat_ids(tickets: list[Ticket]) -> list[int]:
     return [t.seat_id for t in tickets if t.seat_id is not None]
 
 
-def expire_stale_registrations(older_than_seconds: int = 60) -> int:
+def expire_stale_registrations(*, older_than_seconds: int = 60) -> int:
     """Fail pending bookings whose hold is gone (it expired before a worker got to them)."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     failed = 0
@@ -352,7 +354,7 @@ def expire_stale_registrations(older_than_seconds: int = 60) -> int:
         status=BookingStatus.PENDING, created_at__lt=cutoff
     ).values_list("pk", "hold_id"):
         if locks.get_hold(hold_id) is None:
-            fail_booking(booking_id, FailureReason.HOLD_EXPIRED)
+            fail_booking(booking_id=booking_id, reason=FailureReason.HOLD_EXPIRED)
             failed += 1
     return failed
 

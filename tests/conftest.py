@@ -10,7 +10,8 @@ import pytest
 import redis
 from django.conf import settings
 
-from infrastructure.processes import ManagedProcess, free_port, url_answers
+from infrastructure.processes import ManagedProcess, free_port, url_answers, wait_until
+from shared.enums import BookingStatus
 from tests.factories import EventFactory, GeneralAdmissionEventFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +36,18 @@ def settle_workers(request):
     yield
     from registration_worker.models import Booking, OutboxMessage
 
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        busy = Booking.objects.filter(status__in=["pending", "pending_payment"]).exists()
-        if not busy and not OutboxMessage.objects.filter(sent_at__isnull=True).exists():
-            break
-        time.sleep(0.1)
+    if not Booking.objects.exists() and not OutboxMessage.objects.exists():
+        return  # no booking was made: nothing for a worker to finish
+    wait_until(
+        lambda: (
+            not Booking.objects.filter(
+                status__in=[BookingStatus.PENDING, BookingStatus.PENDING_PAYMENT]
+            ).exists()
+            and not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+        ),
+        timeout=15,
+        interval=0.1,
+    )
     time.sleep(0.3)  # the relay's pushes and the task's ack follow its commit
 
 

@@ -99,13 +99,13 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
     @admin.action(description="Open sales")
     def open_sales(self, request, queryset):
         for event in queryset.exclude(status=Event.Status.CANCELLED):
-            event_services.open_sales(event)
+            event_services.open_sales(event=event)
         self.message_user(request, "Sales opened.")
 
     @admin.action(description="Close sales")
     def close_sales(self, request, queryset):
         for event in queryset:
-            event_services.close_sales(event)
+            event_services.close_sales(event=event)
         self.message_user(request, "Sales closed.")
 
     @admin.action(description="Cancel events (cancels their bookings)")
@@ -113,7 +113,7 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
         total = 0
         for event in queryset:
             try:
-                total += event_services.cancel_event(event)
+                total += event_services.cancel_event(event=event)
             except DependencyUnavailable as exc:
                 self.message_user(
                     request,

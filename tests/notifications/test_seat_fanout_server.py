@@ -330,14 +330,16 @@ def test_worker_cancellation_and_expiry_changes_arrive(servers, crowd, make_user
         return [(c["seats"], c["status"]) for c in client.changes]
 
     # A hold, registered: the booking service (the worker's) sells the seats.
-    booked = create_hold(buyer.pk, event.id, seat_ids=seats[:2])
-    booking = register_hold(buyer.pk, booked.id, uuid.uuid4().hex).booking
+    booked = create_hold(user_id=buyer.pk, event_id=event.id, seat_ids=seats[:2])
+    booking = register_hold(
+        user_id=buyer.pk, hold_id=booked.id, idempotency_key=uuid.uuid4().hex
+    ).booking
     crowd.wait_until(lambda: (seats[:2], "sold") in statuses())
     # A cancellation puts them back on sale.
-    cancel_booking(booking.pk)
+    cancel_booking(booking_id=booking.pk)
     crowd.wait_until(lambda: (seats[:2], "available") in statuses())
     # A hold nobody registers runs out by TTL: announced within a second of expiring.
-    expiring = create_hold(buyer.pk, event.id, seat_ids=seats[5:7])
+    expiring = create_hold(user_id=buyer.pk, event_id=event.id, seat_ids=seats[5:7])
     expires_at = time.monotonic() + (expiring.expires_at.timestamp() - time.time())
     crowd.wait_until(lambda: (seats[5:7], "available") in statuses(), timeout=10)
     freed_at = client.arrived[client.changes[-1]["seq"]]

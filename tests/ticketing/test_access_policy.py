@@ -268,7 +268,7 @@ def test_a_buyer_cannot_cancel_after_attending(used_booking):
 
 
 def test_the_organizer_cancelling_the_event_still_cancels_used_bookings(used_booking):
-    event_services.cancel_event(used_booking.event)
+    event_services.cancel_event(event=used_booking.event)
 
     used_booking.refresh_from_db()
     assert used_booking.status == BookingStatus.CANCELLED
@@ -280,7 +280,7 @@ def test_the_organizer_cancelling_the_event_still_cancels_used_bookings(used_boo
 def test_registering_a_hold_whose_seat_left_the_sale_is_a_clear_422(organizers, make_user):
     event = create_seated_event(organizers[0])
     buyer = make_user()
-    hold = create_hold(buyer.pk, event.pk, seat_ids=seat_ids(event)[:2])
+    hold = create_hold(user_id=buyer.pk, event_id=event.pk, seat_ids=seat_ids(event)[:2])
     # the organizer takes the section out of every price category while the seats are held
     event.price_categories.get().sections.clear()
     publish_event_rules(event)

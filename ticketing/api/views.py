@@ -153,11 +153,17 @@ class HoldCreateView(APIView):
         best = body.get("best_available")
         if best is not None:
             hold = hold_best_available(
-                request.user.pk, event_id, best["quantity"], best.get("category")
+                user_id=request.user.pk,
+                event_id=event_id,
+                quantity=best["quantity"],
+                category=best.get("category"),
             )
         else:
             hold = create_hold(
-                request.user.pk, event_id, seat_ids=body.get("seats"), quantity=body.get("quantity")
+                user_id=request.user.pk,
+                event_id=event_id,
+                seat_ids=body.get("seats"),
+                quantity=body.get("quantity"),
             )
         return json_response(HoldSerializer.represent(hold), status.HTTP_201_CREATED)
 
@@ -183,7 +189,10 @@ def _everyday_hold(request, event_id: int) -> HttpResponse | None:
     user, _claims = seen
     try:
         hold = create_hold(
-            user.pk, event_id, seat_ids=body.get("seats"), quantity=body.get("quantity")
+            user_id=user.pk,
+            event_id=event_id,
+            seat_ids=body.get("seats"),
+            quantity=body.get("quantity"),
         )
     except Exception as exc:
         business = as_ticketing_error(exc)
@@ -199,7 +208,7 @@ class HoldDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, hold_id):
-        release_hold(request.user.pk, hold_id)
+        release_hold(user_id=request.user.pk, hold_id=hold_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -248,10 +257,10 @@ class RegistrationCreateView(APIView):
         body = RegistrationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         registration = register_hold(
-            request.user.pk,
-            body.validated_data["hold"],
-            key,
-            request.headers.get("X-Trace-Id", ""),
+            user_id=request.user.pk,
+            hold_id=body.validated_data["hold"],
+            idempotency_key=key,
+            trace_id=request.headers.get("X-Trace-Id", ""),
             payment_token=body.validated_data.get("payment_token", ""),
         )
         return _registration_response(request, registration)
@@ -301,5 +310,7 @@ class BookingCancelView(APIView):
     )
     def post(self, request, booking_id):
         booking = get_object_or_404(bookings_of(buyer=request.user), pk=booking_id)
-        refund_and_cancel_booking(booking.pk)  # the buyer's rules: deadline, unused tickets
+        refund_and_cancel_booking(
+            booking_id=booking.pk
+        )  # the buyer's rules: deadline, unused tickets
         return Response(BookingSerializer(bookings_of(buyer=request.user).get(pk=booking.pk)).data)

@@ -159,7 +159,7 @@ def find_blocks(
 
 
 def hold_best_available(
-    user_id: int, event_id: int, quantity: int, category: int | None = None
+    *, user_id: int, event_id: int, quantity: int, category: int | None = None
 ) -> CreatedHold:
     """Hold the best block of ``quantity`` adjacent seats for a buyer.
 
@@ -169,7 +169,7 @@ def hold_best_available(
     rules = get_event_rules(event_id)
     if rules.is_general_admission:
         # No seats to choose: n tickets of the event are the best available.
-        return create_hold(user_id, event_id, quantity=quantity)
+        return create_hold(user_id=user_id, event_id=event_id, quantity=quantity)
     check_can_hold(rules, quantity)
     pricing = seat_pricing(event_id)
     if category is not None and category not in pricing.categories:
@@ -187,7 +187,7 @@ def hold_best_available(
             continue  # overlaps a seat lost in an earlier attempt
         attempts += 1
         try:
-            return create_hold(user_id, event_id, seat_ids=list(block.seats))
+            return create_hold(user_id=user_id, event_id=event_id, seat_ids=list(block.seats))
         except SeatsUnavailable as exc:
             unavailable.update((exc.details or {}).get("seats", ()))
         if attempts >= MAX_ATTEMPTS:

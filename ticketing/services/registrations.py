@@ -103,7 +103,7 @@ def _ticket_lines(hold, rules) -> tuple[list[TicketLine], Decimal, str]:
 
 
 def register_hold(
-    user_id: int, hold_id: str, idempotency_key: str, trace_id: str = "", payment_token: str = ""
+    *, user_id: int, hold_id: str, idempotency_key: str, trace_id: str = "", payment_token: str = ""
 ) -> Registration:
     """Accept a registration for a buyer's hold and run it (simple) or queue it (queued).
 
@@ -114,10 +114,12 @@ def register_hold(
     if replay is not None:
         return replay
 
-    hold = access_hold(user_id, hold_id)
+    hold = access_hold(user_id=user_id, hold_id=hold_id)
     rules = get_event_rules(hold.event_id)
     lines, total, currency = _ticket_lines(hold, rules)
-    paid = payments.check_payment_token(rules.requires_payment, total, payment_token)
+    paid = payments.check_payment_token(
+        requires_payment=rules.requires_payment, total=total, token=payment_token
+    )
     queued = rules.registration_mode == RegistrationMode.QUEUED
     trace_id = trace_id or uuid.uuid4().hex
     try:
@@ -133,7 +135,7 @@ def register_hold(
                 currency=currency,
             )
             if paid:
-                payments.open_payment(booking, payment_token)
+                payments.open_payment(booking=booking, token=payment_token)
             command = ProcessBookingCommand(
                 command_id=str(booking.pk),
                 booking_id=str(booking.pk),
