@@ -317,7 +317,7 @@ def api_server(django_db_setup, artifacts_dir):
     _stop(proc)
 
 
-def _serve(args: list[str], log_path: Path, url: str):
+def _serve(args: list[str], log_path: Path, url: str, extra_env: dict | None = None):
     """Start a server subprocess on the test database; returns it once ``url`` answers."""
     import httpx
 
@@ -326,6 +326,7 @@ def _serve(args: list[str], log_path: Path, url: str):
         "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
         "DATABASE_URL": test_database_url(),
         "DATABASE_POOL_MAX": "20",
+        **(extra_env or {}),
     }
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
