@@ -29,7 +29,12 @@ demo: migrate
 run: demo keycloak
 	@$(PY) manage.py collectstatic --noinput -v0
 	@infrastructure/print_urls.sh
-	honcho -d . -f infrastructure/Procfile start
+	@# Supervised: a process that crashes is restarted and the others keep serving; Ctrl-C
+	@# stops them all. The Procfile stays the list of processes (infrastructure/supervisord/).
+	@mkdir -p var/log var/run
+	@honcho export -f infrastructure/Procfile -d . -t infrastructure/supervisord -a ticketing \
+		-s /bin/bash -u "$$(id -un)" supervisord var/supervisor
+	exec supervisord -n -c var/supervisor/ticketing.conf
 
 test: services keycloak
 	ruff check .
