@@ -6,6 +6,7 @@ The Procfile here lists a web server and a booking-style Celery worker on free p
 of their own (the test vhost and database), so it runs beside a `make run`.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -95,17 +96,27 @@ class Supervised:
         return pids[0]
 
     def stop(self) -> None:
+        """SIGKILL supervisord first (so it restarts nothing), then whatever it left running."""
+        left = _descendants(self.proc.pid)
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        strays = [
+            int(pid)
+            for marker in (f"127.0.0.1:{self.port}", f"supervised-{os.getpid()} ")
+            for pid in subprocess.run(
+                ["pgrep", "-f", marker], capture_output=True, text=True, check=False
+            ).stdout.split()
+        ]
+        for pid in {*left, *strays}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
 def supervised(tmp_path_factory, django_db_setup):
     system = Supervised(tmp_path_factory.mktemp("supervised")).start()
     yield system
-    for pid in _descendants(system.proc.pid):
-        os.kill(pid, signal.SIGKILL)
     system.stop()
 
 
