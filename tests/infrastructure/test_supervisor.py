@@ -118,6 +118,10 @@ def supervised(tmp_path_factory, django_db_setup):
     system = Supervised(tmp_path_factory.mktemp("supervised")).start()
     yield system
     system.stop()
+    from ticketing.celery import app
+
+    with app.connection_for_write() as conn:  # the worker's queue of its own
+        conn.default_channel.queue_delete(f"supervised-{os.getpid()}")
 
 
 def test_a_sigkilled_worker_comes_back_while_web_keeps_answering(supervised):
