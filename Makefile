@@ -4,7 +4,7 @@ PY := .venv/bin/python
 VENV_STAMP := .venv/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run test bench lint format services keycloak migrate demo stop venv
+.PHONY: run test bench faults lint format services keycloak migrate demo stop venv
 
 $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
@@ -29,7 +29,12 @@ demo: migrate
 run: demo keycloak
 	@$(PY) manage.py collectstatic --noinput -v0
 	@infrastructure/print_urls.sh
-	honcho -d . -f infrastructure/Procfile start
+	@# Supervised: a process that crashes is restarted and the others keep serving; Ctrl-C
+	@# stops them all. The Procfile stays the list of processes (infrastructure/supervisord/).
+	@mkdir -p var/log var/run
+	@honcho export -f infrastructure/Procfile -d . -t infrastructure/supervisord -a ticketing \
+		-s /bin/bash -u "$$(id -un)" supervisord var/supervisor
+	exec supervisord -n -c var/supervisor/ticketing.conf
 
 # The suite's wall time is printed at the end (CI must stay well under 30 minutes).
 test: services keycloak
@@ -41,6 +46,11 @@ test: services keycloak
 # Needs `make run` in another terminal; the bench starts only its own bare baseline server.
 bench: services keycloak
 	$(PY) -m bench $(BENCH_ARGS)
+
+# The fault drill (bench/faults.py), against `make run` in another terminal. Pick scenarios with
+# FAULTS=worker_kill,web_kill; without it, the ones that stop no service other programs share.
+faults: services keycloak
+	$(PY) -m bench.faults $(if $(FAULTS),--only $(FAULTS)) $(FAULTS_ARGS)
 
 lint: venv
 	ruff check .

@@ -220,12 +220,14 @@ def api_server(django_db_setup, artifacts_dir):
     proc.stop()
 
 
-def _serve(args: list[str], log_path: Path, url: str) -> ManagedProcess:
+def _serve(
+    args: list[str], log_path: Path, url: str, extra_env: dict | None = None
+) -> ManagedProcess:
     """Start a server subprocess on the test database; returns it once ``url`` answers."""
     server = ManagedProcess(
         [sys.executable, "-m", *args],
         log_path=log_path,
-        env=test_process_env(DATABASE_POOL_MAX="20"),
+        env=test_process_env(DATABASE_POOL_MAX="20", **(extra_env or {})),
     )
     return server.start(url_answers(url))
 

@@ -8,8 +8,10 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,10 +25,40 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def nginx():
     """nginx with the project's config on a spare port; the upstreams' ports are closed."""
+    yield from _nginx(free_port())
+
+
+@pytest.fixture(scope="module")
+def nginx_before_a_dying_server():
+    """nginx in front of an API server that reads each request and dies before answering
+    (a gunicorn worker SIGKILLed mid-request: the connection is reset)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.recv(65536)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # a reset, no answer
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield from _nginx(listener.getsockname()[1])
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def _nginx(web_port: int):
     port, dead = free_port(), free_port()
     config = (ROOT / "infrastructure" / "nginx.conf").read_text()
     config = config.replace("listen 8000;", f"listen 127.0.0.1:{port};")
-    config = config.replace("127.0.0.1:8001", f"127.0.0.1:{dead}")
+    config = config.replace("127.0.0.1:8001", f"127.0.0.1:{web_port}")
     config = config.replace("127.0.0.1:8002", f"127.0.0.1:{dead}")
     prefix = Path(tempfile.mkdtemp(prefix="nginx-test-"))
     prefix.chmod(0o755)  # nginx's workers run as an unprivileged user and read static files
@@ -96,6 +128,22 @@ def test_a_method_nginx_refuses_is_a_json_405(nginx):
 def test_the_api_server_down_is_a_json_502_with_retry_after(nginx):
     response, body = request(nginx, "GET", "/api/v1/events/")
     assert_json_error(response, body, 502)
+    assert int(response.getheader("Retry-After")) > 0
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_the_api_server_dying_mid_request_is_a_json_502_with_retry_after(
+    nginx_before_a_dying_server, method
+):
+    response, body = request(
+        nginx_before_a_dying_server,
+        method,
+        "/api/v1/events/1/holds/",
+        {"Content-Type": "application/json", "Content-Length": "0"},
+    )
+
+    error = assert_json_error(response, body, 502)
+    assert error["code"] == "dependency_unavailable"
     assert int(response.getheader("Retry-After")) > 0
 
 

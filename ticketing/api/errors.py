@@ -4,6 +4,8 @@ import logging
 
 import redis
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, status
@@ -11,13 +13,25 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shared.exceptions import DependencyUnavailable, TicketingError
+from ticketing.auth.tokens import KeysUnavailable
 
 log = logging.getLogger(__name__)
 
 # How long clients should wait after a 503 before they try again.
 RETRY_AFTER_SECONDS = 5
-# Outages of Redis or RabbitMQ that may escape a service: a 503 to retry, never a 500.
-DEPENDENCY_ERRORS = (redis.ConnectionError, redis.TimeoutError, BrokerError)
+# Outages that may escape a service: a 503 to retry, never a 500. Redis down, restarting or
+# loading its data (BusyLoadingError is a ConnectionError), RabbitMQ, PostgreSQL restarting or
+# a pooled connection it closed, Keycloak's signing keys out of reach. The DRF handler below,
+# the hot hold path and Django's handler500 (``error_pages.server_error``: middleware, pages)
+# all ask ``as_ticketing_error``.
+DEPENDENCY_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    BrokerError,
+    DatabaseOperationalError,
+    DatabaseInterfaceError,
+    KeysUnavailable,
+)
 
 _CODES = {
     status.HTTP_400_BAD_REQUEST: "bad_request",
