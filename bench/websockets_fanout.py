@@ -270,6 +270,7 @@ async def run_fanout(
     stats = Stats()
     servers = ws_processes(ws_port)
     rss_before = rss_kb(servers)
+    proxy_rss_before = rss_kb(nginx_workers())
     me_before = rss_kb([os.getpid()])
 
     watchers, pending = [], []
@@ -294,6 +295,7 @@ async def run_fanout(
     connect_seconds = time.monotonic() - started
     await asyncio.sleep(2)
     rss_connected = rss_kb(servers)
+    proxy_rss_connected = rss_kb(nginx_workers())
     per_process = " ".join(f"{pid}:{rss_kb([pid]) // 1024}" for pid in servers)
 
     total = min(rate * seconds, len(seat_ids))
@@ -368,6 +370,8 @@ async def run_fanout(
         "ws_rss_mb_connected": rss_connected / 1024,
         "ws_rss_mb_end": rss_end / 1024,
         "ws_kb_per_connection": (rss_connected - rss_before) / clients,
+        # nginx holds two connections per watcher (client and upstream).
+        "proxy_kb_per_watcher": (proxy_rss_connected - proxy_rss_before) / clients,
         "load_generator_kb_per_connection": (rss_kb([os.getpid()]) - me_before) / clients,
         "load_generator_cpu_share": cpu.share,
     }
