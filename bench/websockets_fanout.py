@@ -214,6 +214,29 @@ def ws_processes(port: int) -> list[int]:
     return found + [pid for pid, ppid in parents.items() if ppid in found]
 
 
+def nginx_workers() -> list[int]:
+    """Pids of the nginx worker processes (the proxy every watcher's frames pass through)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read().startswith(b"nginx: worker process"):
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far: what every process got."""
+    with open("/proc/stat") as f:
+        ticks = [int(t) for t in f.readline().split()[1:9]]
+    total = sum(ticks)
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / hz, total / hz
+
+
 def cpu_of(pids) -> float:
     """CPU seconds the processes used so far."""
     total = 0
@@ -247,6 +270,7 @@ async def run_fanout(
     stats = Stats()
     servers = ws_processes(ws_port)
     rss_before = rss_kb(servers)
+    proxy_rss_before = rss_kb(nginx_workers())
     me_before = rss_kb([os.getpid()])
 
     watchers, pending = [], []
@@ -271,10 +295,14 @@ async def run_fanout(
     connect_seconds = time.monotonic() - started
     await asyncio.sleep(2)
     rss_connected = rss_kb(servers)
+    proxy_rss_connected = rss_kb(nginx_workers())
     per_process = " ".join(f"{pid}:{rss_kb([pid]) // 1024}" for pid in servers)
 
     total = min(rate * seconds, len(seat_ids))
     ws_cpu = cpu_of(servers)
+    proxies = nginx_workers()
+    proxy_cpu = cpu_of(proxies)
+    busy_before, total_before = machine_busy()
     statuses: dict[int, int] = {}
     hold_ms: list[float] = []
     with CpuMeter() as cpu:
@@ -295,6 +323,9 @@ async def run_fanout(
             if all(w.last >= final for w in watchers):
                 break
             await asyncio.sleep(0.5)
+    ws_share = (cpu_of(servers) - ws_cpu) / (cpu.wall * (os.cpu_count() or 1))
+    proxy_share = (cpu_of(proxies) - proxy_cpu) / (cpu.wall * (os.cpu_count() or 1))
+    busy_after, total_after = machine_busy()
     rss_end = rss_kb(servers)
     stats.compute()
     behind = sum(1 for w in watchers if w.last < final)
@@ -329,12 +360,18 @@ async def run_fanout(
         "delivery_p50_ms": stats.percentile_ms(50),
         "delivery_p99_ms": stats.percentile_ms(99),
         "delivery_max_ms": stats.percentile_ms(100),
-        "ws_cpu_share": (cpu_of(servers) - ws_cpu) / (cpu.wall * (os.cpu_count() or 1)),
+        "ws_cpu_share": ws_share,
+        "proxy_cpu_share": proxy_share,
+        # Everything else that ran meanwhile (Redis, the publisher thread, other users of the
+        # machine) is the machine's busy share minus these three.
+        "machine_busy_share": (busy_after - busy_before) / max(total_after - total_before, 1e-9),
         "ws_rss_mb_by_pid": per_process,  # how the sockets spread over the workers
         "ws_rss_mb_before": rss_before / 1024,
         "ws_rss_mb_connected": rss_connected / 1024,
         "ws_rss_mb_end": rss_end / 1024,
         "ws_kb_per_connection": (rss_connected - rss_before) / clients,
+        # nginx holds two connections per watcher (client and upstream).
+        "proxy_kb_per_watcher": (proxy_rss_connected - proxy_rss_before) / clients,
         "load_generator_kb_per_connection": (rss_kb([os.getpid()]) - me_before) / clients,
         "load_generator_cpu_share": cpu.share,
     }

@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from notifications import seat_fanout, seat_feed
+from notifications.ws_server import PREPARED_FRAME
 from shared.messaging import user_group
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,14 @@ class EventSeatsConsumer(JsonConsumer):
             return
         await self.accept()
         feed = seat_fanout.fanout()
-        self.watcher = seat_fanout.Watcher(feed, self.event_id, self.send_text, self.take_snapshot)
+        self.watcher = seat_fanout.Watcher(
+            feed,
+            self.event_id,
+            self.send_text,
+            self.take_snapshot,
+            # uvicorn with notifications.ws_server's protocol: batches skip ASGI.
+            write_frame=self.scope.get("extensions", {}).get(PREPARED_FRAME),
+        )
         await feed.join(self.watcher, since=seat_feed.since_of(self.scope))
 
     async def disconnect(self, code):

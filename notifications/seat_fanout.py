@@ -7,6 +7,10 @@ that event. It also sweeps the events' expiry indexes so a hold that ran out by 
 announced (``shared.seat_changes.SWEEP_LUA``).
 
 ``Watcher`` is one socket: a bounded queue of frames and one task that sends them in order.
+While that task is idle and the socket's protocol offers it (``notifications.ws_server``), a
+frame that simply continues the client's sequence is written straight to the socket during the
+flush, the bytes framed once for every socket: no task switch, no ASGI message per copy. Every
+other case (a backlog, a replay, a snapshot, a socket under back-pressure) takes the queue.
 It knows the last sequence number its client has (``last``): frames it already has are
 skipped, a frame that starts past ``last + 1`` is preceded by a replay from the stream, and a
 client that falls ``MAX_QUEUED`` frames behind (it stopped reading) is sent ``resync`` and a
@@ -27,6 +31,7 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from notifications.ws_server import text_frame
 from shared.seat_changes import (
     SWEEP_BATCH,
     SWEEP_LUA,
@@ -41,7 +46,7 @@ log = logging.getLogger(__name__)
 
 # One frame per event per window: each frame costs the process one write (a syscall) per local
 # socket, so the window sets the cost of a busy event: 5,000 watchers at 200 ms are 25,000
-# writes a second (bench.websockets_fanout measured p99 1.9 s at 100 ms, 0.9 s at 200 ms).
+# writes a second.
 BATCH_SECONDS = settings.WS_BATCH_MS / 1000
 # Expired holds are announced within this plus BATCH_SECONDS.
 SWEEP_SECONDS = 0.25
@@ -54,15 +59,17 @@ MAX_REPLAY = 5_000
 
 
 class Batch:
-    """Changes ``lo``..``hi`` (consecutive sequence numbers) of one event, serialised once."""
+    """Changes ``lo``..``hi`` (consecutive sequence numbers) of one event, serialised once
+    (``text``) and framed once (``frame``, for sockets that take prepared frames)."""
 
-    __slots__ = ("changes", "hi", "lo", "text")
+    __slots__ = ("changes", "frame", "hi", "lo", "text")
 
     def __init__(self, changes: list[dict]):
         self.changes = changes
         self.lo = changes[0]["seq"]
         self.hi = changes[-1]["seq"]
         self.text = json.dumps({"type": "deltas", "changes": changes}, separators=(",", ":"))
+        self.frame = text_frame(self.text)
 
 
 def change_of(entry_id: bytes | str, fields: dict) -> dict:
@@ -85,20 +92,34 @@ class Watcher:
         event_id: int,
         send_text: Callable[[str], Awaitable[None]],
         snapshot: Callable[[], Awaitable[dict]],
+        write_frame: Callable[[bytes], bool] | None = None,
     ):
         self.fanout = fanout
         self.event_id = event_id
         self.send_text = send_text
         self.snapshot = snapshot
+        self.write_frame = write_frame  # the socket's prepared-frame writer, if it has one
         self.queue: collections.deque[Batch] = collections.deque()
         self.wake = asyncio.Event()
         self.last = -1  # nothing sent yet
         self.since: int | None = None
         self.resync: str | None = "connect"  # why the next thing to send is a snapshot
         self.task: asyncio.Task | None = None
+        self.idle = False  # the sender task waits with nothing to do (and sends nothing)
 
     # --- called by the fanout and the consumer (never block) ---------------------------
     def offer(self, batch: Batch) -> None:
+        if (
+            self.idle
+            and batch.lo == self.last + 1
+            and self.write_frame is not None
+            and not self.queue
+            and self.resync is None
+            and self.write_frame(batch.frame)
+        ):
+            # The common case, written now: nothing queued or in flight can come after it.
+            self.last = batch.hi
+            return
         if len(self.queue) >= MAX_QUEUED:
             # Fell behind: drop the backlog; it gets a snapshot when it reads again.
             self.queue.clear()
@@ -118,7 +139,11 @@ class Watcher:
         while True:
             while self.resync is None and not self.queue and self.since is None:
                 self.wake.clear()
-                await self.wake.wait()
+                self.idle = True
+                try:
+                    await self.wake.wait()
+                finally:
+                    self.idle = False
             if self.since is not None:
                 replayed = await self.replay(self.since)
                 self.since = None  # batches offered during the replay were queued

@@ -36,14 +36,16 @@ from ticketing.services.registrations import register_hold
 pytestmark = pytest.mark.django_db(transaction=True)  # the servers must see the rows
 
 ORIGIN = "http://localhost:8000"
+# As infrastructure/Procfile: batches are written to the sockets as prepared frames.
+PREPARED = "notifications.ws_server:PreparedFrameProtocol"
 
 
-def start_uvicorn(env_extra=None) -> tuple[ManagedProcess, str]:
+def start_uvicorn(env_extra=None, ws=PREPARED) -> tuple[ManagedProcess, str]:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "ticketing.asgi:application"]
     command += ["--port", str(port), "--host", "127.0.0.1", "--lifespan", "off"]
     # As infrastructure/Procfile: a frame is serialised once, not compressed per socket.
-    command += ["--log-level", "warning", "--ws-per-message-deflate", "false"]
+    command += ["--log-level", "warning", "--ws-per-message-deflate", "false", "--ws", ws]
     env = test_process_env(
         REDIS_URL=settings.REDIS_URL,
         CHANNEL_LAYER_REDIS_URL=settings.CHANNEL_LAYER_REDIS_URL,
@@ -59,10 +61,10 @@ def servers(transactional_db):
     """A factory of uvicorn processes on spare ports (stopped at the end of the test)."""
     started = []
 
-    def start(count=1, **env):
+    def start(count=1, ws=PREPARED, **env):
         urls = []
         for _ in range(count):
-            server, url = start_uvicorn(env)
+            server, url = start_uvicorn(env, ws)
             started.append(server)
             urls.append(url)
         return urls
@@ -358,7 +360,8 @@ def test_worker_cancellation_and_expiry_changes_arrive(servers, crowd, make_user
 
 
 def test_two_ws_processes_deliver_the_same_sequence(servers, crowd, event):
-    urls = servers(2)
+    # One with prepared frames, one sending every copy through ASGI (uvicorn's own protocol).
+    urls = servers(1) + servers(1, ws="websockets-sansio")
     start = current_sequence(event.id)
     groups = [crowd.join(f"{url}/ws/events/{event.id}/", 150) for url in urls]
     seats = seats_of(event)
