@@ -1,0 +1,188 @@
+"""The organizer's sales figures: the read tables plus what Redis holds right now.
+
+Sold, checked-in and money figures come from the read tables (``sales.models``); seats held come
+from Redis at read time (holds live for minutes and are never stored here). ``available`` is
+what a buyer could take now: neither held nor sold in Redis, which also leaves out seats whose
+booking awaits its payment (``awaiting_payment``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+
+from sales.models import CategorySales, EventSales, HourlySales, SectionSales
+from seatmaps.models import Seat, Section
+from shared.access import events_visible_to
+from shared.locks import seat_locks
+from ticketing.models import Event
+
+ZERO = Decimal("0.00")
+
+
+def organizer_events(user):
+    """The events whose sales ``user`` may see: their own, every event for admins."""
+    return events_visible_to(user, Event.objects.select_related("venue", "sales"))
+
+
+def money(event_sales: EventSales | None) -> dict:
+    if event_sales is None:
+        return {
+            "currency": "EUR",
+            "gross": ZERO,
+            "refunds": ZERO,
+            "net": ZERO,
+            "commission": ZERO,
+            "payout": ZERO,
+        }
+    return {
+        "currency": event_sales.currency,
+        "gross": event_sales.gross,
+        "refunds": event_sales.refunds,
+        "net": event_sales.gross - event_sales.refunds,
+        "commission": event_sales.commission,
+        "payout": event_sales.payout,
+    }
+
+
+def event_summary(event: Event) -> dict:
+    """One line of the organizer's event list."""
+    sales = getattr(event, "sales", None)
+    return {
+        "id": event.pk,
+        "title": event.title,
+        "status": event.status,
+        "starts_at": event.starts_at,
+        "venue": {"id": event.venue_id, "name": event.venue.name, "city": event.venue.city},
+        "tickets_sold": sales.tickets_sold if sales else 0,
+        "revenue": money(sales),
+    }
+
+
+def _counts(section_or_category: dict, capacity, held: int, taken: int, row) -> dict:
+    sold = row.sold if row else 0
+    figures = {
+        **section_or_category,
+        "capacity": capacity,
+        "sold": sold,
+        "held": held,
+        "checked_in": row.checked_in if row else 0,
+    }
+    if capacity is not None:
+        figures["available"] = max(capacity - taken - held, 0)
+        figures["awaiting_payment"] = max(taken - sold, 0)
+    return figures
+
+
+def event_sales(event: Event, user) -> dict:
+    """Every figure of one event (the caller has checked ``view_sales``)."""
+    sales = EventSales.objects.filter(event=event).first()
+    locks = seat_locks()
+    sections_out, categories_out = [], []
+    section_rows = {r.section_id: r for r in SectionSales.objects.filter(event=event)}
+    category_rows = {r.price_category_id: r for r in CategorySales.objects.filter(event=event)}
+    categories = list(event.price_categories.prefetch_related("sections"))
+    if event.seat_map_id:
+        seats = list(
+            Seat.objects.filter(seat_map_id=event.seat_map_id).values_list("id", "section_id")
+        )
+        held, taken, _ = locks.seat_statuses(event.pk, [s for s, _ in seats])
+        by_section: dict[int, dict] = {}
+        for seat_id, section_id in seats:
+            counts = by_section.setdefault(section_id, {"capacity": 0, "held": 0, "taken": 0})
+            counts["capacity"] += 1
+            counts["held"] += seat_id in held
+            counts["taken"] += seat_id in taken
+        for section in Section.objects.filter(seat_map_id=event.seat_map_id):
+            c = by_section.get(section.pk, {"capacity": 0, "held": 0, "taken": 0})
+            sections_out.append(
+                _counts(
+                    {"id": section.pk, "code": section.code, "name": section.name},
+                    c["capacity"],
+                    c["held"],
+                    c["taken"],
+                    section_rows.get(section.pk),
+                )
+            )
+        for category in categories:
+            parts = [by_section.get(s.pk) for s in category.sections.all()]
+            parts = [p for p in parts if p]
+            categories_out.append(_category(category, category_rows.get(category.pk), parts))
+        capacity = len(seats)
+        held_total, taken_total = len(held), len(taken)
+    else:
+        redis_sold, held_total = locks.ga_counts(event.pk)
+        capacity = event.capacity or 0
+        taken_total = redis_sold if redis_sold is not None else (sales.tickets_sold if sales else 0)
+        for category in categories:
+            categories_out.append(_category(category, category_rows.get(category.pk), None))
+    totals = _counts({}, capacity, held_total, taken_total, None)
+    totals.update(
+        sold=sales.tickets_sold if sales else 0,
+        checked_in=sales.tickets_checked_in if sales else 0,
+        awaiting_payment=max(taken_total - (sales.tickets_sold if sales else 0), 0),
+        bookings_confirmed=sales.bookings_confirmed if sales else 0,
+        bookings_cancelled=sales.bookings_cancelled if sales else 0,
+        bookings_failed=sales.bookings_failed if sales else 0,
+        payments_declined=sales.payments_declined if sales else 0,
+    )
+    return {
+        "event": event_summary(event) | {"tickets_sold": totals["sold"]},
+        "totals": totals,
+        "revenue": money(sales),
+        "venue_revenue": venue_revenue(event.venue_id, user),
+        "sections": sections_out,
+        "categories": categories_out,
+        "hourly": [
+            {
+                "hour": h.hour,
+                "tickets_sold": h.tickets_sold,
+                "tickets_cancelled": h.tickets_cancelled,
+                "gross": h.gross,
+                "refunds": h.refunds,
+            }
+            for h in HourlySales.objects.filter(event=event).order_by("hour")
+        ],
+    }
+
+
+def _category(category, row, parts) -> dict:
+    capacity = sum(p["capacity"] for p in parts) if parts is not None else None
+    figures = _counts(
+        {
+            "id": category.pk,
+            "name": category.name,
+            "price": category.price,
+            "color": category.color,
+        },
+        capacity,
+        sum(p["held"] for p in parts) if parts else 0,
+        sum(p["taken"] for p in parts) if parts else 0,
+        row,
+    )
+    figures["value"] = row.value if row else ZERO
+    return figures
+
+
+def venue_revenue(venue_id: int, user) -> dict:
+    """Money of the venue's events that ``user`` may see (an organizer: only their own)."""
+    rows = events_visible_to(
+        user, EventSales.objects.filter(event__venue_id=venue_id), "event__organizer"
+    )
+    totals = rows.aggregate(
+        events=Count("event"),
+        gross=Sum("gross"),
+        refunds=Sum("refunds"),
+        commission=Sum("commission"),
+    )
+    gross, refunds = totals["gross"] or ZERO, totals["refunds"] or ZERO
+    commission = totals["commission"] or ZERO
+    return {
+        "venue_id": venue_id,
+        "events": totals["events"],
+        "gross": gross,
+        "refunds": refunds,
+        "commission": commission,
+        "payout": gross - refunds - commission,
+    }
