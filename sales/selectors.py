@@ -12,9 +12,12 @@ from decimal import Decimal
 
 from django.db.models import Count, Sum
 
+from payments.models import Payment
+from registration_worker.models import Booking, Ticket
 from sales.models import CategorySales, EventSales, HourlySales, SectionSales
 from seatmaps.models import Seat, Section
 from shared.access import events_visible_to
+from shared.enums import BookingStatus, TicketStatus
 from shared.locks import seat_locks
 from ticketing.models import Event
 
@@ -186,3 +189,39 @@ def venue_revenue(venue_id: int, user) -> dict:
         "commission": commission,
         "payout": gross - refunds - commission,
     }
+
+
+def cancellation_preview(events) -> dict:
+    """What cancelling ``events`` would do: the confirmed bookings it cancels and the money the
+    bank refunds (approved payments); unpaid bookings are cancelled without a refund."""
+    bookings = list(
+        Booking.objects.filter(event__in=events, status=BookingStatus.CONFIRMED)
+        .select_related("buyer", "event")
+        .annotate(tickets_count=Count("tickets"))
+        .order_by("event__starts_at", "created_at")
+    )
+    paid = dict(
+        Payment.objects.filter(
+            booking__in=[b.pk for b in bookings], status=Payment.Status.APPROVED
+        ).values_list("booking_id", "amount")
+    )
+    for booking in bookings:
+        booking.refund = paid.get(booking.pk)
+    return {
+        "bookings": bookings,
+        "tickets": sum(b.tickets_count for b in bookings),
+        "value": sum((b.total for b in bookings), ZERO),
+        "refund_total": sum(paid.values(), ZERO),
+        "refunds": len(paid),
+    }
+
+
+def category_totals(bookings) -> list[dict]:
+    """Live tickets per event and price category of ``bookings`` (the bookings list's filter)."""
+    return list(
+        Ticket.objects.filter(booking__in=bookings.values("pk"))
+        .exclude(status=TicketStatus.CANCELLED)
+        .values("event__title", "price_category__name", "currency")
+        .annotate(tickets=Count("id"), value=Sum("price"))
+        .order_by("event__title", "price_category__name")
+    )

@@ -1,15 +1,29 @@
-"""Fixtures of the sales read model tests: the projector as a real Celery worker on ``sales``.
-
-The bank simulator and the payment worker come from the payments tests (a paid sale has
-approvals, declines and refunds).
-"""
+"""Fixtures of the sales read model tests: the projector as a real Celery worker on ``sales``,
+and (from the payments tests, started only when a test asks) the bank simulator and the payment
+worker, for a sale with approved, declined and refunded payments."""
 
 import contextlib
 
 import pytest
+from django.conf import settings
 
 from tests.conftest import WorkerProcess
-from tests.payments.conftest import bank, bank_defaults, payment_worker  # noqa: F401
+from tests.payments.conftest import (  # noqa: F401 (fixtures)
+    BANK_DEFAULTS,
+    BANK_URL,
+    PROVIDER_TIMEOUT,
+    bank,
+    payment_worker,
+)
+
+
+@pytest.fixture
+def paying_bank(bank):  # noqa: F811
+    """The bank simulator, well-behaved, and this process's provider settings pointing at it."""
+    bank.configure(**BANK_DEFAULTS)
+    settings.PAYMENT_PROVIDER_URL = BANK_URL
+    settings.PAYMENT_PROVIDER_TIMEOUT = PROVIDER_TIMEOUT
+    return bank
 
 
 def purge(*queues: str) -> None:

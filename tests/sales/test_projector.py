@@ -93,10 +93,10 @@ def _wait_projected(event_ids, timeout=60):
 
 
 def test_projection_matches_the_booking_side_through_crash_redelivery_and_rebuild(
-    bank, payment_worker, projector, organizer
+    paying_bank, payment_worker, projector, organizer
 ):
     # given a whole sale whose events wait in the sales queue (no projector running yet)
-    event_ids = _run_sale(organizer, bank)
+    event_ids = _run_sale(organizer, paying_bank)
     truth = counted_from_bookings(event_ids)
     assert truth["events"][event_ids[1]][3] == 3  # declines happened
     assert truth["events"][event_ids[1]][5] > 0  # refunds happened

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from ticketing.auth.models import KeycloakIdentity
 
@@ -47,6 +48,13 @@ class ClaimsError(ValueError):
 
 def organizers_group_name() -> str:
     return getattr(settings, "KEYCLOAK_ORGANIZER_GROUP", "Organizers")
+
+
+def organizers_only(users):
+    """The users of ``users`` who may own events: the Organizers group and platform admins."""
+    return users.filter(
+        Q(groups__name=organizers_group_name()) | Q(is_superuser=True), is_active=True
+    ).distinct()
 
 
 def realm_roles(claims: dict[str, Any]) -> list[str]:
