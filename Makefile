@@ -41,6 +41,7 @@ bench: services keycloak
 
 lint: venv
 	ruff check .
+	lint-imports
 	ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 

@@ -7,6 +7,8 @@ import contextlib
 import pytest
 from django.conf import settings
 
+from tests.auth.conftest import keycloak  # noqa: F401 (fixture)
+from tests.auth.test_keycloak_browser_login import keycloak_live_server  # noqa: F401 (fixture)
 from tests.conftest import WorkerProcess
 from tests.payments.conftest import (  # noqa: F401 (fixtures)
     BANK_DEFAULTS,
