@@ -80,63 +80,38 @@ def _counts(section_or_category: dict, capacity, held: int, taken: int, row) -> 
 
 def event_sales(event: Event, user) -> dict:
     """Every figure of one event (the caller has checked ``view_sales``)."""
-    sales = EventSales.objects.filter(event=event).first()
-    locks = seat_locks()
-    sections_out, categories_out = [], []
-    section_rows = {r.section_id: r for r in SectionSales.objects.filter(event=event)}
+    sales = EventSales.objects.filter(event=event).first() or EventSales(event=event)  # zeros
     category_rows = {r.price_category_id: r for r in CategorySales.objects.filter(event=event)}
     categories = list(event.price_categories.prefetch_related("sections"))
     if event.seat_map_id:
-        seats = list(
-            Seat.objects.filter(seat_map_id=event.seat_map_id).values_list("id", "section_id")
-        )
-        held, taken, _ = locks.seat_statuses(event.pk, [s for s, _ in seats])
-        by_section: dict[int, dict] = {}
-        for seat_id, section_id in seats:
-            counts = by_section.setdefault(section_id, {"capacity": 0, "held": 0, "taken": 0})
-            counts["capacity"] += 1
-            counts["held"] += seat_id in held
-            counts["taken"] += seat_id in taken
-        for section in Section.objects.filter(seat_map_id=event.seat_map_id):
-            c = by_section.get(section.pk, {"capacity": 0, "held": 0, "taken": 0})
-            sections_out.append(
-                _counts(
-                    {"id": section.pk, "code": section.code, "name": section.name},
-                    c["capacity"],
-                    c["held"],
-                    c["taken"],
-                    section_rows.get(section.pk),
-                )
-            )
-        for category in categories:
-            parts = [by_section.get(s.pk) for s in category.sections.all()]
-            parts = [p for p in parts if p]
-            categories_out.append(_category(category, category_rows.get(category.pk), parts))
-        capacity = len(seats)
-        held_total, taken_total = len(held), len(taken)
+        capacity, held, taken, sections, counts = _seated(event)
+        parts_of = {
+            c.pk: [counts[s.pk] for s in c.sections.all() if s.pk in counts] for c in categories
+        }
     else:
-        redis_sold, held_total = locks.ga_counts(event.pk)
+        redis_sold, held = seat_locks().ga_counts(event.pk)
         capacity = event.capacity or 0
-        taken_total = redis_sold if redis_sold is not None else (sales.tickets_sold if sales else 0)
-        for category in categories:
-            categories_out.append(_category(category, category_rows.get(category.pk), None))
-    totals = _counts({}, capacity, held_total, taken_total, None)
+        taken = redis_sold if redis_sold is not None else sales.tickets_sold
+        sections, parts_of = {}, {}  # general admission: no sections
+    totals = _counts({}, capacity, held, taken, None)
     totals.update(
-        sold=sales.tickets_sold if sales else 0,
-        checked_in=sales.tickets_checked_in if sales else 0,
-        awaiting_payment=max(taken_total - (sales.tickets_sold if sales else 0), 0),
-        bookings_confirmed=sales.bookings_confirmed if sales else 0,
-        bookings_cancelled=sales.bookings_cancelled if sales else 0,
-        bookings_failed=sales.bookings_failed if sales else 0,
-        payments_declined=sales.payments_declined if sales else 0,
+        sold=sales.tickets_sold,
+        checked_in=sales.tickets_checked_in,
+        awaiting_payment=max(taken - sales.tickets_sold, 0),
+        bookings_confirmed=sales.bookings_confirmed,
+        bookings_cancelled=sales.bookings_cancelled,
+        bookings_failed=sales.bookings_failed,
+        payments_declined=sales.payments_declined,
     )
     return {
-        "event": event_summary(event) | {"tickets_sold": totals["sold"]},
+        "event": event_summary(event) | {"tickets_sold": sales.tickets_sold},
         "totals": totals,
         "revenue": money(sales),
         "venue_revenue": venue_revenue(event.venue_id, user),
-        "sections": sections_out,
-        "categories": categories_out,
+        "sections": list(sections.values()),
+        "categories": [
+            _category(c, category_rows.get(c.pk), parts_of.get(c.pk)) for c in categories
+        ],
         "hourly": [
             {
                 "hour": h.hour,
@@ -148,6 +123,28 @@ def event_sales(event: Event, user) -> dict:
             for h in HourlySales.objects.filter(event=event).order_by("hour")
         ],
     }
+
+
+def _seated(event: Event) -> tuple[int, int, int, dict[int, dict], dict[int, dict]]:
+    """(capacity, held, taken in Redis, figures per section, seat counts per section id) of a
+    seated event: one Redis round trip for the status of every seat."""
+    seats = list(Seat.objects.filter(seat_map_id=event.seat_map_id).values_list("id", "section_id"))
+    held, taken, _ = seat_locks().seat_statuses(event.pk, [seat for seat, _ in seats])
+    counts: dict[int, dict] = {}
+    for seat_id, section_id in seats:
+        c = counts.setdefault(section_id, {"capacity": 0, "held": 0, "taken": 0})
+        c["capacity"] += 1
+        c["held"] += seat_id in held
+        c["taken"] += seat_id in taken
+    rows = {r.section_id: r for r in SectionSales.objects.filter(event=event)}
+    sections = {}
+    for section in Section.objects.filter(seat_map_id=event.seat_map_id):
+        c = counts.get(section.pk, {"capacity": 0, "held": 0, "taken": 0})
+        sections[section.pk] = _counts(
+            {"id": section.pk, "code": section.code, "name": section.name},
+            c["capacity"], c["held"], c["taken"], rows.get(section.pk),
+        )  # fmt: skip
+    return len(seats), len(held), len(taken), sections, counts
 
 
 def _category(category, row, parts) -> dict:

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from registration_worker.models import OutboxMessage
 from sales.projector import apply_message
-from tests.conftest import create_seated_event, seat_ids
+from tests.conftest import create_ga_event, create_seated_event, seat_ids
 from tests.ticketing.test_holds_api import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +142,27 @@ def test_the_organizer_api_is_documented_in_the_openapi_schema(client):
     sales = schema["paths"]["/api/v1/organizer/events/{event_id}/sales/"]["get"]
     assert "404" in sales["responses"]
     assert "EventSales" in schema["components"]["schemas"]
+
+
+def test_general_admission_counts_come_from_the_capacity(make_user):
+    organizer = make_user("org-ga", is_staff=True)
+    event = create_ga_event(organizer, capacity=10)
+    buyer = client_of(make_user())
+    held = buyer.post(f"/api/v1/events/{event.pk}/holds/", {"quantity": 3}, format="json")
+    response = buyer.post(
+        "/api/v1/registrations/",
+        {"hold": held.json()["id"]},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+    )
+    assert response.status_code == 201, response.content
+    _project_outbox()
+    client_of(make_user()).post(f"/api/v1/events/{event.pk}/holds/", {"quantity": 2}, format="json")
+    body = client_of(organizer).get(f"/api/v1/organizer/events/{event.pk}/sales/").json()
+    totals = body["totals"]
+    assert (totals["capacity"], totals["sold"], totals["held"], totals["available"]) == (
+        10, 3, 2, 5,
+    )  # fmt: skip
+    assert body["sections"] == []
+    [category] = body["categories"]
+    assert (category["sold"], category["capacity"], category["value"]) == (3, None, "90.00")
