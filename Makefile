@@ -54,6 +54,7 @@ faults: services keycloak
 
 lint: venv
 	ruff check .
+	lint-imports
 	ruff format --check .
 	lint-imports
 	$(PY) manage.py makemigrations --check --dry-run

@@ -10,9 +10,11 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from registration_worker.models import Ticket
+from registration_worker.services import record_check_in
 from shared.access import EventAction
 from shared.enums import BookingStatus, TicketStatus
 from shared.exceptions import Conflict, NotFound, PermissionDenied, TicketingError
@@ -99,19 +101,22 @@ def check_in_ticket(code, by_user) -> CheckIn:
             "This event was cancelled; its tickets are no longer valid.", code="event_cancelled"
         )
 
-    admitted = Ticket.objects.filter(
-        code=code,
-        event_id=event.pk,
-        status=TicketStatus.VALID,
-        booking__status=BookingStatus.CONFIRMED,  # not while a payment is pending
-    ).update(status=TicketStatus.USED, checked_in_at=timezone.now())
-    ticket = (
-        Ticket.objects.select_related(
-            "booking__buyer", "event__venue", "seat__section", "price_category"
+    with transaction.atomic():
+        admitted = Ticket.objects.filter(
+            code=code,
+            event_id=event.pk,
+            status=TicketStatus.VALID,
+            booking__status=BookingStatus.CONFIRMED,  # not while a payment is pending
+        ).update(status=TicketStatus.USED, checked_in_at=timezone.now())
+        ticket = (
+            Ticket.objects.select_related(
+                "booking__buyer", "event__venue", "seat__section", "price_category"
+            )
+            .filter(code=code, event_id=event.pk)
+            .first()
         )
-        .filter(code=code, event_id=event.pk)
-        .first()
-    )
+        if admitted:
+            record_check_in(ticket_id=ticket.pk, event_id=event.pk)  # for the sales figures
     if ticket is None:
         raise NotFound("No ticket with this code exists.")
     if admitted:

@@ -19,9 +19,13 @@ from shared.messaging import (
     COMMAND_ROUTES,
     NOTIFICATIONS_QUEUE,
     NOTIFY_BOOKING_TASK,
+    PROJECT_SALES_TASK,
+    SALES_QUEUE,
+    SALES_TOPICS,
     TOPIC_BOOKING_CANCELLED,
     TOPIC_BOOKING_CONFIRMED,
     TOPIC_CHARGE_BOOKING,
+    TOPIC_TICKET_CHECKED_IN,
 )
 
 log = logging.getLogger(__name__)
@@ -55,14 +59,20 @@ def booking_update(payload: dict) -> dict:
     }
 
 
-def _task_of(message: OutboxMessage) -> tuple[str, dict, str]:
-    """The Celery task (name, kwargs, queue) that carries an outbox row."""
+def _tasks_of(message: OutboxMessage) -> list[tuple[str, dict, str]]:
+    """The Celery tasks (name, kwargs, queue) that carry an outbox row: a command goes to its
+    worker; an event to the notifier and, if the sales read model counts it, to its queue."""
     payload = message.payload
     if message.topic in COMMAND_ROUTES:
         task, queue = COMMAND_ROUTES[message.topic]
-        return task, {"command": payload["command"]}, queue
+        return [(task, {"command": payload["command"]}, queue)]
     kwargs = {"topic": message.topic, "payload": payload, "message_id": message.pk}
-    return NOTIFY_BOOKING_TASK, kwargs, NOTIFICATIONS_QUEUE
+    sends = []
+    if message.topic != TOPIC_TICKET_CHECKED_IN:
+        sends.append((NOTIFY_BOOKING_TASK, kwargs, NOTIFICATIONS_QUEUE))
+    if message.topic in SALES_TOPICS:
+        sends.append((PROJECT_SALES_TASK, kwargs, SALES_QUEUE))
+    return sends
 
 
 def send_tasks_confirmed(sends: list[tuple[str, dict, str]], timeout: float = 10.0) -> None:
@@ -132,7 +142,7 @@ def relay_messages(ids=None, limit: int = 200) -> int:
         if not messages:
             return 0
         try:
-            send_tasks_confirmed([_task_of(m) for m in messages])
+            send_tasks_confirmed([send for m in messages for send in _tasks_of(m)])
             sent = True
         except Exception:
             log.warning("%s outbox messages not relayed yet", len(messages), exc_info=True)
@@ -152,6 +162,8 @@ def _push(messages: list[OutboxMessage]) -> None:
     seat_changes: dict[tuple[int, str], list[int]] = {}
     for message in messages:
         payload = message.payload
+        if message.topic == TOPIC_TICKET_CHECKED_IN:
+            continue  # nothing for buyers or seat maps
         seat_status = _SEAT_STATUS_BY_TOPIC.get(message.topic)
         if seat_status and payload["seat_ids"]:
             key = (payload["event_id"], seat_status)

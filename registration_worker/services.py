@@ -43,6 +43,7 @@ from shared.messaging import (
     TOPIC_BOOKING_FAILED,
     TOPIC_CHARGE_BOOKING,
     TOPIC_PROCESS_BOOKING,
+    TOPIC_TICKET_CHECKED_IN,
 )
 from shared.ticket_codes import issue_code
 
@@ -99,6 +100,15 @@ def record_booking_event(
     message.save()
     relay(message.pk)
     return message
+
+
+def record_check_in(*, ticket_id: int, event_id: int) -> None:
+    """An outbox row for a ticket admitted at the door (the sales read model counts it); the
+    caller must be inside the transaction that admitted it."""
+    message = OutboxMessage.objects.create(
+        topic=TOPIC_TICKET_CHECKED_IN, payload={"ticket_id": ticket_id, "event_id": event_id}
+    )
+    relay_after_commit(message.pk)
 
 
 def queue_registration(booking: Booking, command: ProcessBookingCommand) -> None:

@@ -11,16 +11,31 @@ NOTIFICATIONS_QUEUE = "notifications"
 PAYMENTS_QUEUE = "payments"
 PAYMENTS_DLX = "payments.dlx"
 PAYMENTS_DLQ = "payments.dlq"
+SALES_QUEUE = "sales"
+SALES_DLX = "sales.dlx"
+SALES_DLQ = "sales.dlq"
 
 PROCESS_BOOKING_TASK = "registration_worker.process_booking"
 NOTIFY_BOOKING_TASK = "notifications.handle_booking_event"
 CHARGE_BOOKING_TASK = "payments.charge_booking"
+PROJECT_SALES_TASK = "sales.project_event"
 
 # Outbox topics (BookingConfirmed, ...), relayed to the notifications queue after commit.
 TOPIC_BOOKING_CONFIRMED = "BookingConfirmed"
 TOPIC_BOOKING_FAILED = "BookingFailed"
 TOPIC_BOOKING_CANCELLED = "BookingCancelled"
 TOPIC_SEATS_RELEASED = "SeatsReleased"
+# A ticket admitted at the door; only the sales read model listens (no email, no push).
+TOPIC_TICKET_CHECKED_IN = "TicketCheckedIn"
+# What the sales read model (the ``sales`` queue) is sent besides the notifications queue.
+SALES_TOPICS = frozenset(
+    {
+        TOPIC_BOOKING_CONFIRMED,
+        TOPIC_BOOKING_FAILED,
+        TOPIC_BOOKING_CANCELLED,
+        TOPIC_TICKET_CHECKED_IN,
+    }
+)
 # A command for another worker rather than an event: the relay sends the row's ``command`` to
 # the task and queue named here instead of the notifications queue.
 TOPIC_CHARGE_BOOKING = "ChargeBooking"

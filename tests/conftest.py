@@ -126,7 +126,7 @@ def purge_test_queues():
 
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        for queue in ("bookings", "notifications", "bookings.dlq"):
+        for queue in ("bookings", "notifications", "bookings.dlq", "sales"):
             try:
                 channel.queue_purge(queue)
             except Exception:

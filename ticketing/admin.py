@@ -10,6 +10,7 @@ from registration_worker.models import Booking, Ticket
 from seatmaps.models import Section
 from shared.access import events_visible_to, is_platform_admin, owned_visible_to
 from shared.exceptions import DependencyUnavailable
+from ticketing.auth.services import organizers_only
 from ticketing.models import Event, PriceCategory
 from ticketing.services import events as event_services
 from ticketing.services.event_rules import publish_event_rules
@@ -84,6 +85,8 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
         if db_field.name in ("venue", "seat_map"):
             # Own and shared venues and maps only; another organizer's are not choices.
             field.queryset = owned_visible_to(request.user, field.queryset)
+        if db_field.name == "organizer":  # buyers are no choice
+            field.queryset = organizers_only(field.queryset)
         return field
 
     def save_model(self, request, obj, form, change):

@@ -8,4 +8,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
 
 app = Celery("ticketing")
 app.config_from_object("ticketing.celery_config")
-app.autodiscover_tasks(["registration_worker", "notifications", "ticketing", "payments"])
+app.autodiscover_tasks(["registration_worker", "notifications", "ticketing", "payments", "sales"])

@@ -11,6 +11,9 @@ from shared.messaging import (
     PAYMENTS_DLQ,
     PAYMENTS_DLX,
     PAYMENTS_QUEUE,
+    SALES_DLQ,
+    SALES_DLX,
+    SALES_QUEUE,
 )
 
 broker_url = settings.CELERY_BROKER_URL
@@ -62,12 +65,25 @@ task_queues = (
             "x-dead-letter-routing-key": PAYMENTS_DLQ,
         },
     ),
+    # The sales read model's projector (sales/tasks.py): idempotent by outbox message id.
+    Queue(
+        SALES_QUEUE,
+        Exchange(SALES_QUEUE, type="direct"),
+        routing_key=SALES_QUEUE,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": settings.SALES_DELIVERY_LIMIT,
+            "x-dead-letter-exchange": SALES_DLX,
+            "x-dead-letter-routing-key": SALES_DLQ,
+        },
+    ),
 )
 task_routes = {
     "registration_worker.*": {"queue": BOOKINGS_QUEUE, "routing_key": BOOKINGS_QUEUE},
     "ticketing.reconcile_sold_seats": {"queue": BOOKINGS_QUEUE, "routing_key": BOOKINGS_QUEUE},
     "notifications.*": {"queue": NOTIFICATIONS_QUEUE, "routing_key": NOTIFICATIONS_QUEUE},
     "payments.*": {"queue": PAYMENTS_QUEUE, "routing_key": PAYMENTS_QUEUE},
+    "sales.*": {"queue": SALES_QUEUE, "routing_key": SALES_QUEUE},
 }
 
 beat_schedule = {

@@ -70,6 +70,9 @@ class Event(models.Model):
         blank=True,
         help_text="Buyers may cancel with a refund until then (empty: until the event starts).",
     )
+    cancellation_reason = models.TextField(
+        blank=True, help_text="Why the event was cancelled; quoted in the buyers' emails."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

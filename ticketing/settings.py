@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "payments",
     "ticketing",
     "notifications",
+    "sales",  # after ticketing: its admin extends the event and booking admins
 ]
 
 MIDDLEWARE = [
@@ -127,6 +128,10 @@ BOOKINGS_DELIVERY_LIMIT = env.int("BOOKINGS_DELIVERY_LIMIT", default=10)
 BOOKING_BATCH_SIZE = env.int("BOOKING_BATCH_SIZE", default=64)
 BOOKING_BATCH_WAIT_MS = env.float("BOOKING_BATCH_WAIT_MS", default=5.0)
 PAYMENTS_DELIVERY_LIMIT = env.int("PAYMENTS_DELIVERY_LIMIT", default=10)
+# Deliveries of one booking event to the sales projector before it is dead-lettered.
+SALES_DELIVERY_LIMIT = env.int("SALES_DELIVERY_LIMIT", default=10)
+# How often the organizer's sales dashboard asks for fresh figures while it is open.
+SALES_DASHBOARD_REFRESH_SECONDS = env.int("SALES_DASHBOARD_REFRESH_SECONDS", default=3)
 
 # --- Payments (payments/): the provider, its timeouts and the platform's commission ----------
 PAYMENT_PROVIDER = env(

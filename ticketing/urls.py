@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/v1/me/", MeView.as_view(), name="me"),
     path("events/", include("ticketing.pages.urls")),
     path("api/v1/", include("notifications.urls")),
+    path("api/v1/organizer/", include("sales.urls")),
 ]
 
 # JSON errors under /api/, Django's HTML pages elsewhere (ticketing/api/error_pages.py).

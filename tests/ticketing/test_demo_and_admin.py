@@ -113,10 +113,21 @@ def test_cancel_action_cancels_bookings(organizers, make_user):
     ).json()
     client = Client()
     client.force_login(organizers[0])
-    client.post(
+    # the action asks first (a confirmation page), and cancels nothing yet
+    asked = client.post(
         "/admin/ticketing/event/",
         {"action": "cancel_events", "_selected_action": [event.pk]},
     )
+    assert asked.status_code == 200 and b"Yes, cancel these events" in asked.content
+    event.refresh_from_db()
+    assert event.status != "cancelled"
+    # confirmed with a reason, it cancels the event and its bookings
+    client.post(
+        "/admin/ticketing/event/",
+        {"action": "cancel_events", "_selected_action": [event.pk], "post": "yes",
+         "reason": "The venue is closed."},
+    )  # fmt: skip
     event.refresh_from_db()
     assert event.status == "cancelled"
+    assert event.cancellation_reason == "The venue is closed."
     assert Booking.objects.get(pk=booking["id"]).status == "cancelled"

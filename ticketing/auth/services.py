@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from ticketing.auth.models import KeycloakIdentity
 
@@ -47,6 +48,13 @@ class ClaimsError(ValueError):
 
 def organizers_group_name() -> str:
     return settings.KEYCLOAK_ORGANIZER_GROUP
+
+
+def organizers_only(users):
+    """The users of ``users`` who may own events: the Organizers group and platform admins."""
+    return users.filter(
+        Q(groups__name=organizers_group_name()) | Q(is_superuser=True), is_active=True
+    ).distinct()
 
 
 def realm_roles(claims: dict[str, Any]) -> list[str]:
@@ -128,32 +136,57 @@ def sync_user_from_claims(claims: dict[str, Any]):
     if identity is not None and identity.claims_digest == digest:
         return identity.user
 
+    verified = claims.get("email_verified") is True
     try:
         with transaction.atomic():
-            return _write(sub, profile, roles, digest)
+            return _write(sub, profile, roles, digest, verified)
     except IntegrityError:
         # Two first requests of the same new user raced; the other one created it.
         with transaction.atomic():
-            return _write(sub, profile, roles, digest)
+            return _write(sub, profile, roles, digest, verified)
 
 
-def _write(sub: str, profile: dict[str, str], roles: list[str], digest: str):
+def user_with_verified_email(email: str, *, verified: bool):
+    """The one existing user, not yet linked to Keycloak, whose email is this Keycloak account's
+    email, if Keycloak has verified that address; else None.
+
+    Only a verified email may link: whoever can set an unverified address in Keycloak (a self
+    registration, a profile edit) could otherwise log in as the local user who owns that address,
+    with their events, bookings and admin rights. Keycloak verifies by a link sent to the
+    mailbox, so a verified address proves the mailbox is theirs.
+    """
+    if not verified or not email:
+        return None
+    candidates = list(
+        get_user_model()
+        .objects.select_for_update(of=("self",))
+        .filter(email__iexact=email, keycloak_identity__isnull=True)[:2]
+    )
+    return candidates[0] if len(candidates) == 1 else None  # two: ambiguous, link neither
+
+
+def _write(sub: str, profile: dict[str, str], roles: list[str], digest: str, email_verified: bool):
     user_model = get_user_model()
     identity = KeycloakIdentity.objects.select_for_update().select_related("user")
     identity = identity.filter(sub=sub).first()
     if identity is None:
-        username = _free_username(profile["username"], sub, None)
-        user = user_model(**{**profile, "username": username})
-        user.set_unusable_password()  # the password lives in Keycloak only
-        user.save()
+        user = user_with_verified_email(profile["email"], verified=email_verified)
+        if user is None:
+            username = _free_username(profile["username"], sub, None)
+            user = user_model(**{**profile, "username": username})
+            user.set_unusable_password()  # the password lives in Keycloak only
+            user.save()
+            logger.info("created user %s for Keycloak subject %s", user.pk, sub)
+        else:
+            logger.info("linked user %s to Keycloak subject %s by verified email", user.pk, sub)
         identity = KeycloakIdentity.objects.create(user=user, sub=sub)
-        logger.info("created user %s for Keycloak subject %s", user.pk, sub)
-    else:
-        user = identity.user
-        for field, value in profile.items():
-            if field == "username":
-                value = _free_username(value, sub, user.pk)
-            setattr(user, field, value)
+    user = identity.user
+    for field, value in profile.items():
+        if field == "username":
+            if user.has_usable_password():
+                continue  # a local login as well: keep the name its owner types
+            value = _free_username(value, sub, user.pk)
+        setattr(user, field, value)
 
     is_admin = ROLE_ADMIN in roles
     is_organizer = ROLE_ORGANIZER in roles

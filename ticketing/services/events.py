@@ -26,13 +26,17 @@ def close_sales(*, event: Event) -> None:
         _set_status(event, Event.Status.CLOSED)
 
 
-def cancel_event(*, event: Event) -> int:
-    """Stop sales and cancel every confirmed booking (each buyer is told through the outbox).
+def cancel_event(*, event: Event, reason: str = "") -> int:
+    """Stop sales and cancel every confirmed booking (each buyer is told through the outbox,
+    with ``reason`` in the email).
 
     Paid bookings are refunded first; if the payment provider is down this raises
     DependencyUnavailable part-way and running it again finishes the job.
     """
     with transaction.atomic():
+        if reason:
+            event.cancellation_reason = reason
+            event.save(update_fields=["cancellation_reason", "updated_at"])
         _set_status(event, Event.Status.CANCELLED)
     cancelled = 0
     for booking_id in Booking.objects.filter(

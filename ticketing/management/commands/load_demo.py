@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from seatmaps import demo as demo_maps
@@ -35,6 +36,31 @@ def _user(username, email, first, last, password, **flags):
         user.set_password(password)
         user.save()
     return user
+
+
+def _merge_keycloak_duplicate(user):
+    """Before Keycloak logins were linked by verified email, a demo user's first Keycloak login
+    created a second user ``<username>#<sub>``. Give its Keycloak identity to the demo user, and
+    drop the duplicate if it owns nothing (else deactivate it)."""
+    from ticketing.auth.models import KeycloakIdentity
+
+    if KeycloakIdentity.objects.filter(user=user).exists():
+        return
+    duplicate = (
+        get_user_model()
+        .objects.filter(username__startswith=f"{user.username}#", email__iexact=user.email)
+        .exclude(keycloak_identity__isnull=True)
+        .first()
+    )
+    if duplicate is None:
+        return
+    KeycloakIdentity.objects.filter(user=duplicate).update(user=user, claims_digest="")
+    try:
+        with transaction.atomic():
+            duplicate.delete()
+    except ProtectedError:  # it booked or owns something: keep the rows, shut the account
+        duplicate.is_active = False
+        duplicate.save(update_fields=["is_active"])
 
 
 def _categories(event, specs):
@@ -72,6 +98,10 @@ class Command(BaseCommand):
                 user.set_unusable_password()
                 user.save()
         self._organizer_group(organizer)
+        for demo_user in get_user_model().objects.filter(
+            username__in=["organizer@example.com", "buyer@example.com", "admin"]
+        ):
+            _merge_keycloak_duplicate(demo_user)
 
         now = timezone.now()
         theatre, _ = Venue.objects.get_or_create(
