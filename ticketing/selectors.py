@@ -9,6 +9,7 @@ from seatmaps.models import Seat
 from shared.locks import seat_locks
 from ticketing.models import Event, PriceCategory
 from ticketing.services.event_rules import get_event_rules
+from ticketing.services.holds import CreatedHold
 
 
 @dataclass(frozen=True)
@@ -126,3 +127,8 @@ __all__ = [
     "seat_statuses",
     "sellable_seat_ids",
 ]
+
+
+def buyer_live_holds(user_id: int, event_id: int):
+    """The buyer's unexpired holds of an event, from Redis alone (no database)."""
+    return [CreatedHold.from_hold(h) for h in seat_locks().live_holds(event_id, str(user_id))]
