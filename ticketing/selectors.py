@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from django.db.models import Prefetch
+
+from registration_worker.models import Booking, Ticket
 from seatmaps.models import Seat
 from shared.locks import seat_locks
 from ticketing.models import Event, PriceCategory
@@ -132,3 +135,15 @@ __all__ = [
 def buyer_live_holds(user_id: int, event_id: int):
     """The buyer's unexpired holds of an event, from Redis alone (no database)."""
     return [CreatedHold.from_hold(h) for h in seat_locks().live_holds(event_id, str(user_id))]
+
+
+def buyer_bookings(user):
+    """The buyer's bookings, newest first, with what the bookings page shows (event, venue,
+    payment, tickets and seats) loaded in four queries."""
+    tickets = Ticket.objects.select_related("seat__section", "price_category").order_by("id")
+    return (
+        Booking.objects.filter(buyer=user)
+        .select_related("event__venue", "payment")
+        .prefetch_related(Prefetch("tickets", queryset=tickets))
+        .order_by("-created_at")
+    )
