@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import redis
 
 from shared.redis_clients import redis_client
-from shared.seat_changes import SEAT_CHANGE_LUA
+from shared.seat_changes import SEAT_CHANGE_LUA, expiry_key
 
 SENTINEL = "-"
 
@@ -268,9 +268,11 @@ return {'ok', tostring(released)}
 """
 )
 
-# KEYS: hold, buyer holds, qty, ga holds, seat keys...
-# ARGV: hold id, owner, extra ms. One script for both kinds: a seated hold has no entry in
-# ``ga holds`` (ZADD XX leaves it alone), a general-admission hold has no seat keys.
+# KEYS: hold, buyer holds, qty, ga holds, seat expiry index, seat keys...
+# ARGV: hold id, owner, extra ms, seat ids (same order). One script for both kinds: a seated
+# hold has no entry in ``ga holds`` (ZADD XX leaves it alone), a general-admission hold has no
+# seat keys. The seat expiry index (shared.seat_changes) learns the new time too, so watchers
+# hear of the seats when the extended hold runs out.
 _EXTEND = (
     _NOW_MS
     + _BUYER
@@ -279,11 +281,15 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then return {'not_owner'} end
 local expires = tonumber(redis.call('HGET', KEYS[1], 'expires_ms'))
 if redis.call('HGET', KEYS[1], 'extended') == '1' then return {'already', tostring(expires)} end
-for i = 5, #KEYS do
+for i = 6, #KEYS do
   if redis.call('GET', KEYS[i]) ~= ARGV[1] then return {'gone'} end
 end
 expires = math.max(expires, now_ms) + tonumber(ARGV[3])
-for i = 5, #KEYS do redis.call('PEXPIREAT', KEYS[i], expires) end
+for i = 6, #KEYS do
+  redis.call('PEXPIREAT', KEYS[i], expires)
+  redis.call('ZADD', KEYS[5], 'XX', expires, ARGV[i - 2])
+end
+if #KEYS > 5 then keep_alive(KEYS[5], expires - now_ms + 60000) end
 redis.call('HSET', KEYS[1], 'expires_ms', expires, 'extended', '1')
 redis.call('PEXPIREAT', KEYS[1], expires)
 redis.call('ZADD', KEYS[4], 'XX', expires, ARGV[1])
@@ -630,8 +636,9 @@ class SeatLocks:
         (``gone``/``not_owner``, 0)."""
         holds, qty, _, _ = buyer_keys(hold.event_id, owner)
         keys = [hold_key(hold.event_id, hold.hold_id), holds, qty, _ga_keys(hold.event_id)[1]]
-        keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
-        reply = _decode(self._extend(keys=keys, args=[hold.hold_id, owner, extra_ms]))
+        keys += [expiry_key(hold.event_id), *[seat_key(hold.event_id, s) for s in hold.seat_ids]]
+        args = [hold.hold_id, owner, extra_ms, *[str(s) for s in hold.seat_ids]]
+        reply = _decode(self._extend(keys=keys, args=args))
         return reply[0], int(reply[1]) if len(reply) > 1 else 0
 
     def live_holds(self, event_id: int, owner: str) -> list[Hold]:

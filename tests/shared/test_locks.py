@@ -7,6 +7,7 @@ import redis
 from django.conf import settings
 
 from shared.locks import Hold, SeatLocks, seat_key, sold_key
+from shared.seat_changes import expiry_key
 
 EVENT = 42
 
@@ -148,6 +149,8 @@ def test_extend_gives_the_owner_more_time_once(locks):
     assert locks.get_hold(hold.hold_id).expires_ms == expires_ms
     assert locks.get_hold(hold.hold_id).extended
     assert locks.redis.pttl(seat_key(EVENT, 2)) > 55_000
+    # (watchers hear of the seats when the extended hold ends, not at the first expiry)
+    assert locks.redis.zscore(expiry_key(EVENT), "2") == expires_ms
     assert [h.hold_id for h in locks.live_holds(EVENT, "A")] == [hold.hold_id]
     # and a second extension is refused with the expiry unchanged
     assert locks.extend(hold, "A", 60_000) == ("already", expires_ms)
