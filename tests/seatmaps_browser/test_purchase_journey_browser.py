@@ -6,7 +6,9 @@ One paid theatre event for the module; the real app (uvicorn), the bank simulato
 origin) and the payment worker run for the whole session.
 """
 
+import os
 import re
+import signal
 
 import pytest
 from playwright.sync_api import expect
@@ -126,7 +128,7 @@ def test_paid_purchase_with_an_approved_then_a_declined_card(
 
 
 def test_reload_keeps_the_hold_then_my_bookings_shows_downloads_and_cancels(
-    asgi_server, shots, make_user, paid_event, bank
+    asgi_server, shots, make_user, paid_event, bank, request
 ):
     a5, a6 = row_a(paid_event)[4:6]
     buyer = cookies_of(make_user())
@@ -153,27 +155,31 @@ def test_reload_keeps_the_hold_then_my_bookings_shows_downloads_and_cancels(
         expect(page.locator("#hold-countdown")).to_have_text(re.compile(r"^(20:00|19:\d\d)$"))
         expect(page.locator("#extend-button")).to_be_hidden()
 
-        # and pay while the bank is slow, with their bookings open in a second tab
-        bank.configure(latency_ms=2500)
-        pay(page, APPROVED_CARD)
-        expect(page.locator("#booking-status")).to_have_attribute("data-state", "payment")
-        bookings = browser.buyer("b-bookings", buyer)
-        bookings.goto(f"{asgi_server}/me/bookings/")
-        card = bookings.locator(".booking-card").first
-        expect(card.locator("[data-role='status']")).to_have_text("Awaiting payment")
-        bookings.wait_for_function("window.myBookingsFeed?.ws?.readyState === WebSocket.OPEN")
+        # and pay while the payment worker is held up, with their bookings open in a second tab
+        worker = request.getfixturevalue("payment_worker")
+        os.killpg(worker.proc.pid, signal.SIGSTOP)
+        try:
+            pay(page, APPROVED_CARD)
+            expect(page.locator("#booking-status")).to_have_attribute("data-state", "payment")
+            bookings = browser.buyer("b-bookings", buyer)
+            bookings.goto(f"{asgi_server}/me/bookings/")
+            card = bookings.locator(".booking-card").first
+            expect(card.locator("[data-role='status']")).to_have_text("Awaiting payment")
+            bookings.wait_for_function("window.myBookingsFeed?.ws?.readyState === WebSocket.OPEN")
+        finally:
+            os.killpg(worker.proc.pid, signal.SIGCONT)
 
         # then the bookings page turns it confirmed live, without a reload
         expect(card.locator("[data-role='status']")).to_have_text("Confirmed", timeout=15_000)
         expect(page.locator("#booking-text")).to_contain_text("Paid and booked!")
-        bank.configure(latency_ms=0)
+        browser.shot(page, "2-paid")
         bookings.reload()
         card = bookings.locator(".booking-card").first
         reference = page.locator("#booking-text").inner_text().split()[-1].rstrip(".")
         expect(card).to_contain_text(reference)
         expect(card.locator(".lines li")).to_have_count(2)
         expect(card.locator(".refund-policy")).to_contain_text("for a refund of 90.00 EUR")
-        browser.shot(bookings, "2-my-bookings")
+        browser.shot(bookings, "3-my-bookings")
 
         # and the tickets download as a PDF
         with bookings.expect_download() as download:
@@ -186,14 +192,14 @@ def test_reload_keeps_the_hold_then_my_bookings_shows_downloads_and_cancels(
         dialog = bookings.locator("#cancel-dialog")
         expect(dialog).to_be_visible()
         expect(dialog).to_contain_text("90.00 EUR goes back to your card")
-        browser.shot(bookings, "3-cancel-dialog")
+        browser.shot(bookings, "4-cancel-dialog")
         bookings.click("#cancel-confirm")
 
         # then the booking is cancelled and the refund is shown
         expect(card.locator("[data-role='status']")).to_have_text("Cancelled")
         expect(card.locator(".refund-policy")).to_have_text("Refunded 90.00 EUR to your card.")
         expect(card.locator("[data-role='pdf']")).to_be_hidden()
-        browser.shot(bookings, "4-cancelled")
+        browser.shot(bookings, "5-cancelled")
         refunds = bank.ledger()["refunds"]
         assert refunds and refunds[-1]["amount"] == 9000
         # and after a reload the page says so from the database
