@@ -131,6 +131,8 @@ def test_my_bookings_shows_each_booking_with_what_cancelling_would_refund(organi
     paid = booked(buyer, paid_event, seat_ids(paid_event)[:2], paid="approved")
     free = booked(buyer, free_event, seat_ids(free_event)[:1])
     late = booked(buyer, late_event, seat_ids(late_event)[:1], paid="approved")
+    used = booked(buyer, free_event, seat_ids(free_event)[2:3])
+    used.tickets.update(status="used")
     declined = booked(buyer, paid_event, [], status="failed")
     Booking.objects.filter(pk=declined.pk).update(failure_reason="payment_declined")
     booked(make_user(), free_event, seat_ids(free_event)[1:2])  # somebody else's
@@ -142,7 +144,7 @@ def test_my_bookings_shows_each_booking_with_what_cancelling_would_refund(organi
         for card in html.split('<li class="booking-card"')[1:]
     }
     # then only their bookings are listed, each with its reference, seats and refund policy
-    assert set(cards) == {str(b.pk) for b in (paid, free, late, declined)}
+    assert set(cards) == {str(b.pk) for b in (paid, free, late, used, declined)}
     assert paid.reference in cards[str(paid.pk)]
     assert "Row A, seat 1" in cards[str(paid.pk)] and "Row A, seat 2" in cards[str(paid.pk)]
     assert "for a refund of 90.00 EUR" in cards[str(paid.pk)]
@@ -151,6 +153,8 @@ def test_my_bookings_shows_each_booking_with_what_cancelling_would_refund(organi
     assert 'data-role="cancel"' in cards[str(free.pk)]
     assert "The refund deadline of this event has passed." in cards[str(late.pk)]
     assert 'data-role="cancel"' not in cards[str(late.pk)]
+    assert "already used at the door" in cards[str(used.pk)]
+    assert 'data-role="cancel"' not in cards[str(used.pk)]
     assert "Failed: the payment was declined" in cards[str(declined.pk)]
     assert f"/api/v1/bookings/{paid.pk}/tickets.pdf" in cards[str(paid.pk)]
     assert "frame-src" not in csp(response)
