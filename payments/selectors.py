@@ -69,7 +69,7 @@ class RefundPolicy:
     refunded: Decimal | None = None  # a cancelled paid booking: what went back
 
 
-def refund_policy(booking, now: datetime | None = None) -> RefundPolicy:
+def refund_policy(*, booking, now: datetime | None = None) -> RefundPolicy:
     """The same rules as ``refund_and_cancel_booking`` (and ``check_buyer_may_cancel``), read
     from a booking whose ``payment``, ``event`` and ``tickets`` are already loaded."""
     now = now or timezone.now()

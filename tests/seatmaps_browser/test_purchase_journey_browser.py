@@ -15,12 +15,14 @@ from playwright.sync_api import expect
 from seatmap_browser_helpers import chromium, cookies_of, publish, theatre_event
 
 from seatmaps.models import Seat
-from tests.payments.conftest import (  # noqa: F401 (fixtures used by name)
-    DECLINED_CARD,
-    bank,
-    bank_defaults,
-    payment_worker,
-)
+from tests.payments import conftest as payments
+from tests.payments.conftest import DECLINED_CARD
+
+# The payments fixtures this module needs: the bank simulator (its own origin), its defaults
+# before each test, and the payment worker.
+bank = payments.bank
+bank_defaults = payments.bank_defaults
+payment_worker = payments.payment_worker
 
 pytestmark = [
     pytest.mark.browser,
@@ -78,7 +80,7 @@ def pay(page, card):
 
 
 def test_paid_purchase_with_an_approved_then_a_declined_card(
-    asgi_server, shots, make_user, paid_event
+    asgi_server, shots, make_user, paid_event, bank
 ):
     # given a buyer on the paid event's page
     a1, a2, a3, a4 = row_a(paid_event)[:4]

@@ -3,7 +3,6 @@ its policy), holds picked up after a reload, and My bookings with the refund pol
 
 import json
 import re
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,8 +12,10 @@ from django.test import Client
 from django.utils import timezone
 
 from payments.models import Payment
-from registration_worker.models import Booking, Ticket
+from registration_worker.models import Booking
+from seatmaps.models import Seat
 from tests.conftest import create_ga_event, create_seated_event, seat_ids
+from tests.factories import BookingFactory
 from ticketing.services.holds import create_hold
 
 pytestmark = pytest.mark.django_db
@@ -38,29 +39,10 @@ def csp(response) -> dict[str, list[str]]:
 
 
 def booked(buyer, event, seats, status="confirmed", paid=None):
-    """A booking as the registration service leaves it (with a Payment when ``paid``)."""
-    category = event.price_categories.first()
-    booking = Booking.objects.create(
-        buyer=buyer,
-        event=event,
-        status=status,
-        source="simple",
-        idempotency_key=uuid.uuid4().hex,
-        request_fingerprint="-",
-        hold_id=f"{event.pk}-{uuid.uuid4().hex[:24]}",
-        total=category.price * len(seats),
-        currency="EUR",
+    """A booking of these seats (ids), with a Payment in state ``paid`` when given."""
+    booking = BookingFactory(
+        buyer=buyer, event=event, status=status, tickets=list(Seat.objects.filter(pk__in=seats))
     )
-    for seat in seats:
-        Ticket.objects.create(
-            booking=booking,
-            event=event,
-            seat_id=seat,
-            price_category=category,
-            price=category.price,
-            currency="EUR",
-            code=uuid.uuid4().hex,
-        )
     if paid:
         Payment.objects.create(
             booking=booking,
@@ -104,9 +86,9 @@ def test_the_event_page_brings_back_the_buyers_own_holds(organizer, make_user):
     event = create_seated_event(organizer)
     ga = create_ga_event(organizer)
     ids = seat_ids(event)
-    mine = create_hold(buyer.pk, event.pk, seat_ids=ids[:2])
-    create_hold(make_user().pk, event.pk, seat_ids=ids[2:3])
-    create_hold(buyer.pk, ga.pk, quantity=2)
+    mine = create_hold(user_id=buyer.pk, event_id=event.pk, seat_ids=ids[:2])
+    create_hold(user_id=make_user().pk, event_id=event.pk, seat_ids=ids[2:3])
+    create_hold(user_id=buyer.pk, event_id=ga.pk, quantity=2)
     # when the buyer reloads the event page
     config = event_config(logged_in(buyer).get(f"/events/{event.pk}/"))
     # then it carries their hold of this event only, ready to show with its countdown

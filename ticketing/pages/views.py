@@ -107,7 +107,8 @@ def event_detail(request, event_id: int):
         "loginUrl": _login_url(request),
         # The buyer's own live holds (Redis only): a reload picks them up again.
         "myHolds": [
-            MyHoldSerializer.represent(h) for h in buyer_live_holds(request.user.pk, event.pk)
+            MyHoldSerializer.represent(h)
+            for h in buyer_live_holds(user_id=request.user.pk, event_id=event.pk)
         ]
         if request.user.is_authenticated
         else [],
@@ -164,12 +165,12 @@ def my_bookings(request):
     bookings = [
         {
             "booking": booking,
-            "refund": refund_policy(booking),
+            "refund": refund_policy(booking=booking),
             "reason": FailureReason(booking.failure_reason).label
             if booking.failure_reason in FailureReason.values
             else booking.failure_reason.replace("_", " "),
         }
-        for booking in buyer_bookings(request.user)
+        for booking in buyer_bookings(buyer=request.user)
     ]
     config = {
         "ws": "/ws/me/",
