@@ -22,6 +22,7 @@ const STATUS_TEXT = {
   expired: "Expired",
 };
 let cancelling = null; // the booking card being cancelled
+let promisedRefund = ""; // what its dialog said goes back (read before a push can change it)
 
 function card(bookingId) {
   return document.querySelector(`.booking-card[data-booking-id="${CSS.escape(bookingId)}"]`);
@@ -43,6 +44,7 @@ function showStatus(item, status, reason = "") {
 function askToCancel(item) {
   cancelling = item;
   const button = part(item, "cancel");
+  promisedRefund = button.dataset.refund;
   const title = item.querySelector("h2").textContent;
   $("cancel-text").textContent = button.dataset.refund
     ? `${title}: your tickets are cancelled and ${button.dataset.refund} goes back to your card. ` +
@@ -68,7 +70,7 @@ async function cancelConfirmed() {
     $("cancel-confirm").disabled = false;
     return;
   }
-  const refund = part(item, "cancel").dataset.refund;
+  const refund = promisedRefund;
   dialog.close("done");
   showStatus(item, result.data.status);
   part(item, "refund").textContent = refund
@@ -90,7 +92,7 @@ dialog.addEventListener("close", () => {
 });
 
 const feed = new MyFeed(config.ws, (update) => {
-  const item = card(String(update.id || ""));
+  const item = card(String(update.booking_id || update.id || ""));
   if (item) showStatus(item, update.status, update.status === "failed" ? update.reason : "");
 });
 feed.connect();
