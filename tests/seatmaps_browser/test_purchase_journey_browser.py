@@ -123,6 +123,7 @@ def test_paid_purchase_with_an_approved_then_a_declined_card(
             expect(seat(page, seat_id)).not_to_have_class(SOLD)
             expect(seat(page, seat_id)).to_have_attribute("aria-label", re.compile(r"available$"))
         expect(page.locator("#hold-panel")).to_be_hidden()
+        expect(page.locator("#ticket-link")).to_be_hidden()  # the first booking's link is gone
         browser.shot(page, "3-declined")
         # and the bank has one approved and one declined charge, the app never saw a card
         charges = [c["status"] for c in bank.ledger()["charges"]]

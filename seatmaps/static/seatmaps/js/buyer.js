@@ -301,6 +301,11 @@ function bookingStatus(text, state, via = "response") {
   box.hidden = false;
   box.dataset.state = state;
   $("booking-text").textContent = text;
+  if (state !== "confirmed") {
+    // A new attempt: the links of an earlier booking on this page do not belong to it.
+    show("ticket-link", false);
+    show("bookings-link", false);
+  }
 }
 
 function ticketsUrl(bookingId) {
@@ -339,6 +344,7 @@ function failed(reason, message, via) {
     `The booking failed${reason ? ` (${reason.replaceAll("_", " ")})` : ""}.`;
   bookingStatus(text, "failed", via);
   endHold("", true);
+  notice("");
   conflict(text);
 }
 
