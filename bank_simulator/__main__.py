@@ -1,7 +1,7 @@
 import argparse
 import logging
 
-from bank_simulator.server import serve
+from bank_simulator.server import DEFAULT_EMBED_ORIGINS, serve
 
 
 def main(argv=None) -> None:
@@ -12,9 +12,23 @@ def main(argv=None) -> None:
         "--ledger", default="var/bank_simulator.sqlite3", help="the bank's own SQLite ledger"
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--embed-origin",
+        action="append",
+        dest="embed_origins",
+        help="an origin whose pages may frame the hosted card form (repeatable; default: "
+        + ", ".join(DEFAULT_EMBED_ORIGINS)
+        + ")",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s bank %(message)s")
-    serve(args.host, args.port, args.ledger, verbose=args.verbose)
+    serve(
+        args.host,
+        args.port,
+        args.ledger,
+        verbose=args.verbose,
+        embed_origins=args.embed_origins or DEFAULT_EMBED_ORIGINS,
+    )
 
 
 if __name__ == "__main__":

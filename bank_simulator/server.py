@@ -18,10 +18,17 @@ Endpoints (JSON in and out, amounts in integer minor units):
   processed twice, as if the network delivered it twice, and the answer is the replay),
   ``seed``. "Down" is the process not running: tests stop and start it.
 * ``GET /health``.
+* ``GET /elements/card.html?origin=<merchant origin>&label=<button text>``: the hosted card form
+  a merchant's page frames (like a real provider's card element). The card goes from the frame
+  to ``/tokens`` on the bank's origin; the page gets the token by ``postMessage`` sent only to
+  ``origin``, which must be one of the embedding origins (``--embed-origin``, or
+  ``POST /config {"embed_origins": [...]}``), and only those may frame the form
+  (``frame-ancestors``).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import random
@@ -37,6 +44,9 @@ from urllib.parse import parse_qs, urlparse
 log = logging.getLogger("bank_simulator")
 
 ALWAYS_DECLINED_CARD = "4000000000000002"
+DEFAULT_EMBED_ORIGINS = ("http://localhost:8000", "http://127.0.0.1:8000")
+ELEMENTS = Path(__file__).parent / "elements"
+_ELEMENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -63,7 +73,7 @@ class Refused(Exception):
 class Bank:
     """Ledger and behaviour. One lock serialises every write, so a key is charged once."""
 
-    def __init__(self, ledger_path: str):
+    def __init__(self, ledger_path: str, embed_origins=DEFAULT_EMBED_ORIGINS):
         Path(ledger_path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(ledger_path, check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
@@ -82,6 +92,7 @@ class Bank:
         }
         self.random = random.Random()
         self.in_flight = 0
+        self.embed_origins = tuple(embed_origins)
 
     def chance(self, name: str) -> bool:
         with self.lock:
@@ -91,11 +102,18 @@ class Bank:
         with self.lock:
             if "seed" in changes:
                 self.random.seed(changes.pop("seed"))
+            if "embed_origins" in changes:
+                origins = changes.pop("embed_origins")
+                if not isinstance(origins, list) or not all(
+                    isinstance(o, str) and o.startswith(("http://", "https://")) for o in origins
+                ):
+                    raise Refused(400, "embed_origins must be a list of http(s) origins")
+                self.embed_origins = tuple(o.rstrip("/") for o in origins)
             unknown = set(changes) - set(self.config)
             if unknown:
                 raise Refused(400, f"unknown settings: {sorted(unknown)}")
             self.config.update({k: float(v) for k, v in changes.items()})
-            return dict(self.config)
+            return {**self.config, "embed_origins": list(self.embed_origins)}
 
     def issue_token(self, card_number: str) -> dict:
         token = f"tok_{secrets.token_hex(12)}"
@@ -195,11 +213,13 @@ class Handler(BaseHTTPRequestHandler):
             raise Refused(400, "the body must be a JSON object")
         return body
 
-    def _send(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
+    def _send(self, status: int, body: dict | bytes, headers: dict | None = None) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = headers or {"Content-Type": "application/json"}
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -220,7 +240,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, body)
 
     def do_GET(self):
-        self._route("get")
+        if self.path.startswith("/elements/"):
+            self._element(urlparse(self.path))
+        else:
+            self._route("get")
 
     def do_POST(self):
         self._route("post")
@@ -243,6 +266,40 @@ class Handler(BaseHTTPRequestHandler):
             raise Refused(400, "an Idempotency-Key header is required")
         return key
 
+    # --- the hosted card form ------------------------------------------------------------
+    def _element(self, url) -> None:
+        name = url.path.removeprefix("/elements/")
+        path = ELEMENTS / name
+        if "/" in name or path.suffix not in _ELEMENT_TYPES or not path.is_file():
+            self._send(404, {"error": "no such element"})
+            return
+        headers = {
+            "Content-Type": f"{_ELEMENT_TYPES[path.suffix]}; charset=utf-8",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        }
+        body = path.read_bytes()
+        if path.suffix == ".html":
+            query = parse_qs(url.query)
+            origin = query.get("origin", [""])[0].rstrip("/")
+            if origin not in self.server.bank.embed_origins:
+                self._send(403, {"error": f"origin {origin!r} may not embed the card form"})
+                return
+            label = query.get("label", ["Pay"])[0][:60]
+            config = json.dumps({"origin": origin}).replace("<", "\\u003c")
+            body = (
+                body.decode()
+                .replace("{config}", config)
+                .replace("{label}", html.escape(label))
+                .encode()
+            )
+            # Scripts, styles and the token request from the bank only; framed by that origin.
+            headers["Content-Security-Policy"] = (
+                "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                f"form-action 'none'; base-uri 'none'; frame-ancestors {origin}"
+            )
+        self._send(200, body, headers)
+
     # --- endpoints -----------------------------------------------------------------------
     def get_health(self, url):
         return 200, {"status": "ok"}
@@ -254,9 +311,12 @@ class Handler(BaseHTTPRequestHandler):
         return 200, self.server.bank.configure(self._body())
 
     def post_tokens(self, url):
-        card = str(self._body().get("card_number") or "4242424242424242")
+        body = self._body()
+        card = str(body.get("card_number") or "4242424242424242")
         if not card.isdigit() or not 12 <= len(card) <= 19:
             raise Refused(400, "card_number must be 12 to 19 digits")
+        if "cvc" in body and not (str(body["cvc"]).isdigit() and 3 <= len(str(body["cvc"])) <= 4):
+            raise Refused(400, "cvc must be 3 or 4 digits")
         return HTTPStatus.CREATED, self.server.bank.issue_token(card)
 
     def get_charges(self, url):
@@ -300,8 +360,14 @@ class BankServer(ThreadingHTTPServer):
         self.verbose = verbose
 
 
-def serve(host: str, port: int, ledger_path: str, verbose: bool = False) -> None:
-    server = BankServer((host, port), Bank(ledger_path), verbose=verbose)
+def serve(
+    host: str,
+    port: int,
+    ledger_path: str,
+    verbose: bool = False,
+    embed_origins=DEFAULT_EMBED_ORIGINS,
+) -> None:
+    server = BankServer((host, port), Bank(ledger_path, embed_origins), verbose=verbose)
     log.info("bank simulator on http://%s:%s, ledger %s", host, port, ledger_path)
     try:
         server.serve_forever()

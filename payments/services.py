@@ -35,6 +35,7 @@ from django.utils import timezone
 from payments import commission
 from payments.models import Payment, PaymentAttempt
 from payments.providers.base import Outcome, ProviderResult, get_provider
+from payments.selectors import refund_deadline
 from registration_worker.models import Booking
 from registration_worker.services import (
     cancel_booking,
@@ -259,8 +260,7 @@ def refund_and_cancel_booking(*, booking_id, by_buyer: bool = True) -> Booking:
     payment = _payment_of(booking_id)
     if payment is None or payment.status not in (Payment.Status.APPROVED, Payment.Status.REFUNDED):
         return cancel_booking(booking_id=booking_id, refuse_used=by_buyer)  # a free booking
-    event = payment.booking.event
-    deadline = event.refund_deadline or event.starts_at
+    deadline = refund_deadline(payment.booking.event)
     if by_buyer and payment.status == Payment.Status.APPROVED and timezone.now() >= deadline:
         raise BusinessRuleViolation(
             "The refund deadline of this event has passed.",

@@ -31,6 +31,9 @@ Rules
   holds of those seats are refused (``cooldown``) until then; other buyers are not affected.
   General admission has no seats, so a released quantity stays on the buyer's count (a ``~``
   entry in ``qty`` that expires with the cool-down) and blocks only what would pass the limit.
+* A buyer may extend a live hold once (``extend``): one script moves the expiry of the hold
+  record, its seat keys and the buyer's ledger together and marks the record ``extended``, so a
+  second request, or one for another buyer's hold, changes nothing.
 * Redis only filters early. PostgreSQL's partial unique index on live tickets decides who owns a
   seat (a lease can expire under a slow worker, a failover can lose writes).
 
@@ -49,7 +52,7 @@ from dataclasses import dataclass
 import redis
 
 from shared.redis_clients import redis_client
-from shared.seat_changes import SEAT_CHANGE_LUA
+from shared.seat_changes import SEAT_CHANGE_LUA, expiry_key
 
 SENTINEL = "-"
 
@@ -262,6 +265,36 @@ if cooldown > 0 and released > 0 then keep_alive(KEYS[4], cooldown) end
 buyer_drop(KEYS[2], KEYS[3], ARGV[1])
 redis.call('DEL', KEYS[1])
 return {'ok', tostring(released)}
+"""
+)
+
+# KEYS: hold, buyer holds, qty, ga holds, seat expiry index, seat keys...
+# ARGV: hold id, owner, extra ms, seat ids (same order). One script for both kinds: a seated
+# hold has no entry in ``ga holds`` (ZADD XX leaves it alone), a general-admission hold has no
+# seat keys. The seat expiry index (shared.seat_changes) learns the new time too, so watchers
+# hear of the seats when the extended hold runs out.
+_EXTEND = (
+    _NOW_MS
+    + _BUYER
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then return {'not_owner'} end
+local expires = tonumber(redis.call('HGET', KEYS[1], 'expires_ms'))
+if redis.call('HGET', KEYS[1], 'extended') == '1' then return {'already', tostring(expires)} end
+for i = 6, #KEYS do
+  if redis.call('GET', KEYS[i]) ~= ARGV[1] then return {'gone'} end
+end
+expires = math.max(expires, now_ms) + tonumber(ARGV[3])
+for i = 6, #KEYS do
+  redis.call('PEXPIREAT', KEYS[i], expires)
+  redis.call('ZADD', KEYS[5], 'XX', expires, ARGV[i - 2])
+end
+if #KEYS > 5 then keep_alive(KEYS[5], expires - now_ms + 60000) end
+redis.call('HSET', KEYS[1], 'expires_ms', expires, 'extended', '1')
+redis.call('PEXPIREAT', KEYS[1], expires)
+redis.call('ZADD', KEYS[4], 'XX', expires, ARGV[1])
+buyer_add(KEYS[2], KEYS[3], ARGV[1], redis.call('HGET', KEYS[1], 'quantity'), expires)
+return {'ok', tostring(expires)}
 """
 )
 
@@ -478,6 +511,7 @@ class Hold:
     seat_ids: tuple[int, ...]
     quantity: int
     expires_ms: int
+    extended: bool = False  # the buyer used their one extension
 
 
 def _decode(reply) -> list[str]:
@@ -492,6 +526,19 @@ def _refusal(reply: list[str]) -> HoldResult:
     if reply[0] == "cooldown":
         return HoldResult("cooldown", retry_ms=int(reply[1]), seats=tuple(reply[2:]))
     return HoldResult(reply[0], seats=tuple(reply[1:]))
+
+
+def _hold_from_record(hold_id: str, event_id: int, raw: dict) -> Hold:
+    record = {k.decode(): v.decode() for k, v in raw.items()}
+    return Hold(
+        hold_id=hold_id,
+        event_id=event_id,
+        owner=record["owner"],
+        seat_ids=tuple(int(s) for s in record["seats"].split(",") if s),
+        quantity=int(record["quantity"]),
+        expires_ms=int(record["expires_ms"]),
+        extended=record.get("extended") == "1",
+    )
 
 
 class SeatLocks:
@@ -509,6 +556,7 @@ class SeatLocks:
         self._ga_release = client.register_script(_GA_RELEASE)
         self._ga_check = client.register_script(_GA_CHECK)
         self._ga_confirm = client.register_script(_GA_CONFIRM)
+        self._extend = client.register_script(_EXTEND)
 
     # --- seated events -----------------------------------------------------------------
     def hold_seats(
@@ -583,23 +631,43 @@ class SeatLocks:
         keys = [*_ga_keys(hold.event_id), hk, *buyer]
         return _decode(self._ga_confirm(keys=keys, args=[hold.hold_id, flag, hold.quantity]))[0]
 
+    def extend(self, hold: Hold, owner: str, extra_ms: int) -> tuple[str, int]:
+        """Give the owner's hold ``extra_ms`` more, once: (``ok``/``already``, expiry ms), or
+        (``gone``/``not_owner``, 0)."""
+        holds, qty, _, _ = buyer_keys(hold.event_id, owner)
+        keys = [hold_key(hold.event_id, hold.hold_id), holds, qty, _ga_keys(hold.event_id)[1]]
+        keys += [expiry_key(hold.event_id), *[seat_key(hold.event_id, s) for s in hold.seat_ids]]
+        args = [hold.hold_id, owner, extra_ms, *[str(s) for s in hold.seat_ids]]
+        reply = _decode(self._extend(keys=keys, args=args))
+        return reply[0], int(reply[1]) if len(reply) > 1 else 0
+
+    def live_holds(self, event_id: int, owner: str) -> list[Hold]:
+        """The buyer's holds of an event that have not expired, oldest expiry first."""
+        holds = buyer_keys(event_id, owner)[0]
+        now_ms = int(time.time() * 1000)
+        ids = [
+            h.decode()
+            for h in self.redis.zrangebyscore(holds, f"({now_ms}", "+inf")
+            if not h.startswith(b"~")  # a general-admission release cooling down
+        ]
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for hold_id in ids:
+            pipe.hgetall(hold_key(event_id, hold_id))
+        found = [
+            _hold_from_record(hold_id, event_id, record)
+            for hold_id, record in zip(ids, pipe.execute(), strict=True)
+            if record  # a hold being booked keeps its ledger entry after its record is gone
+        ]
+        return [h for h in found if h.owner == owner and h.expires_ms > now_ms]
+
     def get_hold(self, hold_id: str) -> Hold | None:
         event_id = event_of_hold(hold_id)
         if event_id is None:
             return None
         record = self.redis.hgetall(hold_key(event_id, hold_id))
-        if not record:
-            return None
-        record = {k.decode(): v.decode() for k, v in record.items()}
-        seats = tuple(int(s) for s in record["seats"].split(",") if s)
-        return Hold(
-            hold_id=hold_id,
-            event_id=event_id,
-            owner=record["owner"],
-            seat_ids=seats,
-            quantity=int(record["quantity"]),
-            expires_ms=int(record["expires_ms"]),
-        )
+        return _hold_from_record(hold_id, event_id, record) if record else None
 
     # --- general admission --------------------------------------------------------------
     def hold_quantity(

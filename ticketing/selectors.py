@@ -13,6 +13,7 @@ from shared.local_cache import LocalCache
 from shared.locks import seat_locks
 from ticketing.models import Event, PriceCategory
 from ticketing.services.event_rules import get_event_rules
+from ticketing.services.holds import CreatedHold
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,23 @@ def general_admission_availability(event_id: int) -> dict:
     }
 
 
+def buyer_live_holds(*, user_id: int, event_id: int) -> list[CreatedHold]:
+    """The buyer's unexpired holds of an event, from Redis alone (no database)."""
+    return [CreatedHold.from_hold(h) for h in seat_locks().live_holds(event_id, str(user_id))]
+
+
+def buyer_bookings(*, buyer):
+    """The buyer's bookings, newest first, with what the bookings page shows (event, venue,
+    payment, tickets and seats)."""
+    return (
+        bookings_of(buyer=buyer).select_related("event__venue", "payment").order_by("-created_at")
+    )
+
+
 __all__ = [
     "bookings_of",
+    "buyer_bookings",
+    "buyer_live_holds",
     "event_ids_not_cancelled",
     "general_admission_availability",
     "seat_pricing",

@@ -138,6 +138,9 @@ PAYMENT_PROVIDER = env(
     "PAYMENT_PROVIDER", default="payments.providers.bank_simulator.BankSimulatorProvider"
 )
 PAYMENT_PROVIDER_URL = env("PAYMENT_PROVIDER_URL", default="http://127.0.0.1:8200")
+# Where buyers' browsers load the provider's hosted card form (its origin is the only one a paid
+# event's page may frame); the same as PAYMENT_PROVIDER_URL unless the browser reaches it elsewhere.
+PAYMENT_PROVIDER_PUBLIC_URL = env("PAYMENT_PROVIDER_PUBLIC_URL", default=PAYMENT_PROVIDER_URL)
 PAYMENT_PROVIDER_TIMEOUT = env.float("PAYMENT_PROVIDER_TIMEOUT", default=5.0)
 PAYMENT_RETRY_BACKOFF_MAX = env.int("PAYMENT_RETRY_BACKOFF_MAX", default=60)
 PAYMENT_COMMISSION_PERCENT = env.str("PAYMENT_COMMISSION_PERCENT", default="5.00")

@@ -8,6 +8,7 @@ from drf_spectacular.views import (
 
 from ticketing import health
 from ticketing.auth.views import LogoutView, MeView
+from ticketing.pages.views import my_bookings
 
 urlpatterns = [
     # First: the flash-sale endpoints are resolved on every request of the hot path.
@@ -28,6 +29,7 @@ urlpatterns = [
     ),
     path("api/v1/me/", MeView.as_view(), name="me"),
     path("events/", include("ticketing.pages.urls")),
+    path("me/bookings/", my_bookings, name="my-bookings"),
     path("api/v1/", include("notifications.urls")),
     path("api/v1/organizer/", include("sales.urls")),
 ]

@@ -7,6 +7,7 @@ import redis
 from django.conf import settings
 
 from shared.locks import Hold, SeatLocks, seat_key, sold_key
+from shared.seat_changes import expiry_key
 
 EVENT = 42
 
@@ -134,3 +135,55 @@ def test_general_admission_hold_expiry_returns_tickets(locks):
     assert locks.hold_quantity(EVENT, 10, capacity=10, owner="A", ttl_ms=150).ok
     time.sleep(0.3)
     assert locks.hold_quantity(EVENT, 10, capacity=10, owner="B", ttl_ms=60_000).ok
+
+
+def test_extend_gives_the_owner_more_time_once(locks):
+    # given buyer A's short hold of seats 1 and 2
+    result = locks.hold_seats(EVENT, [1, 2], "A", 2_000)
+    hold = locks.get_hold(result.hold_id)
+    # when another buyer asks to extend it, nothing changes
+    assert locks.extend(hold, "B", 60_000) == ("not_owner", 0)
+    # when A asks, the record, every seat key and A's ledger last 60 s longer
+    status, expires_ms = locks.extend(hold, "A", 60_000)
+    assert (status, expires_ms) == ("ok", result.expires_ms + 60_000)
+    assert locks.get_hold(hold.hold_id).expires_ms == expires_ms
+    assert locks.get_hold(hold.hold_id).extended
+    assert locks.redis.pttl(seat_key(EVENT, 2)) > 55_000
+    # (watchers hear of the seats when the extended hold ends, not at the first expiry)
+    assert locks.redis.zscore(expiry_key(EVENT), "2") == expires_ms
+    assert [h.hold_id for h in locks.live_holds(EVENT, "A")] == [hold.hold_id]
+    # and a second extension is refused with the expiry unchanged
+    assert locks.extend(hold, "A", 60_000) == ("already", expires_ms)
+    time.sleep(2.2)  # the original TTL has passed: the seats are still A's
+    assert locks.hold_seats(EVENT, [2], "B", 60_000).status == "taken"
+
+
+def test_extend_refuses_a_hold_that_lost_a_seat(locks):
+    result = locks.hold_seats(EVENT, [3, 4], "A", 60_000)
+    hold = locks.get_hold(result.hold_id)
+    locks.redis.delete(seat_key(EVENT, 4))  # as if its key expired or Redis lost it
+    assert locks.extend(hold, "A", 60_000) == ("gone", 0)
+    assert not locks.get_hold(hold.hold_id).extended
+
+
+def test_extend_general_admission_moves_the_counted_expiry(locks):
+    locks.rebuild_ga_sold(EVENT, 0)
+    result = locks.hold_quantity(EVENT, 10, capacity=10, owner="A", ttl_ms=300)
+    assert locks.extend(locks.get_hold(result.hold_id), "A", 60_000)[0] == "ok"
+    time.sleep(0.5)
+    # the held tickets still count against the capacity after the first TTL
+    assert locks.hold_quantity(EVENT, 1, capacity=10, owner="B", ttl_ms=60_000).status == (
+        "sold_out"
+    )
+
+
+def test_live_holds_lists_only_the_buyers_unexpired_holds(locks):
+    mine = locks.hold_seats(EVENT, [5], "A", 60_000)
+    short = locks.hold_seats(EVENT, [6], "A", 100)
+    locks.hold_seats(EVENT, [7], "B", 60_000)
+    booked = locks.hold_seats(EVENT, [8], "A", 60_000)
+    locks.confirm(locks.get_hold(booked.hold_id))
+    time.sleep(0.2)
+    live = locks.live_holds(EVENT, "A")
+    assert [(h.hold_id, h.seat_ids) for h in live] == [(mine.hold_id, (5,))]
+    assert short.ok and locks.live_holds(EVENT, "nobody") == []

@@ -75,6 +75,14 @@ class HoldSerializer(serializers.Serializer):
         }
 
 
+class MyHoldSerializer(HoldSerializer):
+    extended = serializers.BooleanField(help_text="The one extension was used.")
+
+    @staticmethod
+    def represent(hold) -> dict:
+        return {**HoldSerializer.represent(hold), "extended": hold.extended}
+
+
 class RegistrationRequestSerializer(serializers.Serializer):
     hold = serializers.CharField(max_length=64)
     # Paid events: a token the buyer's client got from the payment provider (never card data).
@@ -114,6 +122,9 @@ class EventSerializer(serializers.ModelSerializer):
     venue = serializers.SerializerMethodField()
     price_categories = serializers.SerializerMethodField()
     general_admission = serializers.BooleanField(source="is_general_admission")
+    currency = serializers.SerializerMethodField()
+    min_price = serializers.SerializerMethodField()
+    max_price = serializers.SerializerMethodField()
 
     class Meta:
         model = Event
@@ -121,7 +132,24 @@ class EventSerializer(serializers.ModelSerializer):
             "id", "title", "slug", "description", "venue", "starts_at", "ends_at",
             "sales_start", "sales_end", "status", "registration_mode", "general_admission",
             "capacity", "max_seats_per_order", "hold_ttl_seconds", "price_categories",
+            "requires_payment", "currency", "min_price", "max_price",
         ]  # fmt: skip
+
+    # From the prefetched categories: no query of their own.
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_currency(self, event):
+        categories = event.price_categories.all()
+        return categories[0].currency if categories else None
+
+    @extend_schema_field(serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True))
+    def get_min_price(self, event):
+        prices = [c.price for c in event.price_categories.all()]
+        return str(min(prices)) if prices else None
+
+    @extend_schema_field(serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True))
+    def get_max_price(self, event):
+        prices = [c.price for c in event.price_categories.all()]
+        return str(max(prices)) if prices else None
 
     @extend_schema_field(VenueSummarySerializer)
     def get_venue(self, event):

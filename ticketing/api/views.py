@@ -22,6 +22,7 @@ from ticketing.api.serializers import (
     EventSerializer,
     HoldRequestSerializer,
     HoldSerializer,
+    MyHoldSerializer,
     RegistrationRequestSerializer,
     RegistrationStatusSerializer,
 )
@@ -30,12 +31,13 @@ from ticketing.auth.authentication import token_users
 from ticketing.models import Event
 from ticketing.selectors import (
     bookings_of,
+    buyer_live_holds,
     general_admission_availability,
     seat_pricing,
     seat_statuses,
 )
 from ticketing.services.best_available import hold_best_available
-from ticketing.services.holds import create_hold, release_hold
+from ticketing.services.holds import create_hold, extend_hold, release_hold
 from ticketing.services.registrations import (
     Registration,
     check_registration_booked,
@@ -201,6 +203,34 @@ def _everyday_hold(request, event_id: int) -> HttpResponse | None:
         error, headers = ticketing_error_body(business)
         return json_response(error, business.http_status, headers)
     return json_response(HoldSerializer.represent(hold), status.HTTP_201_CREATED)
+
+
+class MyHoldsView(APIView):
+    """The caller's live holds of an event, so a reloaded page can pick them up again."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MyHoldSerializer(many=True))
+    def get(self, request, event_id):
+        check_event_access_by_rules(request.user, event_id, EventAction.VIEW)
+        holds = buyer_live_holds(user_id=request.user.pk, event_id=event_id)
+        return json_response([MyHoldSerializer.represent(h) for h in holds], status.HTTP_200_OK)
+
+
+class HoldExtendView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: MyHoldSerializer,
+            404: OpenApiResponse(description="hold_not_found: not yours, or it ended"),
+            422: OpenApiResponse(description="hold_already_extended"),
+        },
+    )
+    def post(self, request, hold_id):
+        hold = extend_hold(user_id=request.user.pk, hold_id=hold_id)
+        return json_response(MyHoldSerializer.represent(hold), status.HTTP_200_OK)
 
 
 class HoldDetailView(APIView):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.db.models import Max, Min
 from django.http import Http404
 from django.shortcuts import render, resolve_url
@@ -12,13 +14,22 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from payments.selectors import refund_policy
 from shared.access import EventAction
+from shared.enums import FailureReason
 from shared.exceptions import NotFound, PermissionDenied
 from shared.realtime import current_sequence
 from ticketing.access import access_event
+from ticketing.api.serializers import MyHoldSerializer
 from ticketing.models import Event
 from ticketing.pages.seat_map import category_css, event_map, safe_color
-from ticketing.selectors import general_admission_availability, seat_pricing, seat_statuses
+from ticketing.selectors import (
+    buyer_bookings,
+    buyer_live_holds,
+    general_admission_availability,
+    seat_pricing,
+    seat_statuses,
+)
 from ticketing.services.event_rules import get_event_rules
 
 PUBLIC_STATUSES = [Event.Status.ON_SALE, Event.Status.CLOSED, Event.Status.CANCELLED]
@@ -50,6 +61,13 @@ def event_list(request):
     return render(request, "ticketing/event_list.html", {"events": events})
 
 
+def payment_form() -> dict:
+    """Where the buyer's browser finds the provider's hosted card form, and its origin."""
+    public = urlsplit(settings.PAYMENT_PROVIDER_PUBLIC_URL)
+    origin = f"{public.scheme}://{public.netloc}"
+    return {"url": f"{origin}{public.path.rstrip('/')}/elements/card.html", "origin": origin}
+
+
 def _login_url(request) -> str:
     return f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.get_full_path()})}"
 
@@ -79,6 +97,7 @@ def event_detail(request, event_id: int):
             "holdTtl": rules.hold_ttl_seconds,
             "salesOpen": rules.sales_open(),
             "status": event.status,
+            "requiresPayment": rules.requires_payment,
         },
         "categories": categories,
         "user": {
@@ -86,10 +105,22 @@ def event_detail(request, event_id: int):
             "id": request.user.pk if request.user.is_authenticated else None,
         },
         "loginUrl": _login_url(request),
+        # The buyer's own live holds (Redis only): a reload picks them up again.
+        "myHolds": [
+            MyHoldSerializer.represent(h)
+            for h in buyer_live_holds(user_id=request.user.pk, event_id=event.pk)
+        ]
+        if request.user.is_authenticated
+        else [],
+        "myBookingsUrl": reverse("my-bookings"),
         "serverTime": int(time.time() * 1000),
         "api": {
             "holds": reverse("hold-create", args=[event.pk]),
             "hold": reverse("hold-detail", args=["HOLD"]),
+            "extend": reverse("hold-extend", args=["HOLD"]),
+            "registrationStatus": reverse(
+                "registration-status", args=["00000000-0000-0000-0000-000000000000"]
+            ),
             "registrations": reverse("registration-create"),
             "ticketsPdf": reverse(
                 "booking-tickets-pdf", args=["00000000-0000-0000-0000-000000000000"]
@@ -118,4 +149,33 @@ def event_detail(request, event_id: int):
             seat_count=page_map.seat_count,
             map_ratio=f"{event.seat_map.width or 4:g} / {event.seat_map.height or 3:g}",
         )
-    return render(request, "ticketing/event_detail.html", context)
+    if rules.requires_payment:
+        config["payment"] = payment_form()
+    response = render(request, "ticketing/event_detail.html", context)
+    if rules.requires_payment:
+        # Only a paid event's page may frame the provider's card form.
+        response._csp_update = {"frame-src": [config["payment"]["origin"]]}
+    return response
+
+
+@login_required
+@ensure_csrf_cookie
+def my_bookings(request):
+    """The buyer's bookings: seats, live status, tickets, and cancelling with the refund shown."""
+    bookings = [
+        {
+            "booking": booking,
+            "refund": refund_policy(booking=booking),
+            "reason": FailureReason(booking.failure_reason).label
+            if booking.failure_reason in FailureReason.values
+            else booking.failure_reason.replace("_", " "),
+        }
+        for booking in buyer_bookings(buyer=request.user)
+    ]
+    config = {
+        "ws": "/ws/me/",
+        "api": {
+            "cancel": reverse("booking-cancel", args=["00000000-0000-0000-0000-000000000000"]),
+        },
+    }
+    return render(request, "ticketing/my_bookings.html", {"bookings": bookings, "config": config})

@@ -26,6 +26,18 @@ class CreatedHold:
     seats: list[int]
     quantity: int
     expires_at: datetime
+    extended: bool = False  # the buyer used the one extension (extend_hold)
+
+    @classmethod
+    def from_hold(cls, hold: Hold) -> CreatedHold:
+        return cls(
+            id=hold.hold_id,
+            event_id=hold.event_id,
+            seats=list(hold.seat_ids),
+            quantity=hold.quantity,
+            expires_at=datetime.fromtimestamp(hold.expires_ms / 1000, tz=UTC),
+            extended=hold.extended,
+        )
 
 
 def check_can_hold(rules: EventRules, count: int) -> None:
@@ -171,3 +183,31 @@ def release_hold(*, user_id: int, hold_id: str) -> None:
     cooldown_ms = get_event_rules(hold.event_id).hold_cooldown_seconds * 1000
     if not release_and_announce(hold=hold, owner=str(user_id), cooldown_ms=cooldown_ms):
         raise NotFound("This hold has already ended.", code="hold_not_found")
+
+
+def extend_hold(*, user_id: int, hold_id: str) -> CreatedHold:
+    """Give the buyer's own hold the event's hold time once more (WCAG 2.2.1: a time limit the
+    user can extend); a second request is 422 ``hold_already_extended``."""
+    hold = access_hold(user_id=user_id, hold_id=hold_id)
+    extra_ms = get_event_rules(hold.event_id).hold_ttl_seconds * 1000
+    status, expires_ms = seat_locks().extend(hold, str(user_id), extra_ms)
+    if status == "already":
+        expires_at = datetime.fromtimestamp(expires_ms / 1000, tz=UTC)
+        raise BusinessRuleViolation(
+            "This hold was already extended once.",
+            details={"expires_at": expires_at.isoformat()},
+            code="hold_already_extended",
+        )
+    if status != "ok":
+        raise NotFound("This hold has already ended.", code="hold_not_found")
+    return CreatedHold.from_hold(
+        Hold(
+            hold_id=hold.hold_id,
+            event_id=hold.event_id,
+            owner=hold.owner,
+            seat_ids=hold.seat_ids,
+            quantity=hold.quantity,
+            expires_ms=expires_ms,
+            extended=True,
+        )
+    )

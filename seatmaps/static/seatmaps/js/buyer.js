@@ -2,6 +2,10 @@
  * The buyer page: the seat map, the selection summary, holds with a countdown, booking in the
  * event's flow (simple: the booking at once; queued: "in the queue", then the result over
  * /ws/me/, with REST polling as a fallback), best available, and general admission.
+ * Paid events add the payment step: the bank's hosted card form in a frame hands the page a
+ * token (postMessage from the bank's origin only), which goes with the registration; the
+ * payment's outcome arrives like a queued booking's. A hold can be extended once, and the
+ * buyer's live holds come back after a reload (config.myHolds).
  *
  * The page's data comes from two JSON blocks the server renders in <head>: #event-config and
  * #seat-geometry. They are looked up in <head> only, as JSON script elements: the body inlines
@@ -28,6 +32,15 @@ let map = null;
 let hold = null; // {id, seats, quantity, expiresAt, key}
 let countdown = 0;
 let tracking = null; // {id, statusUrl, timer}
+let paying = false; // a card token was sent with the registration
+const WARN_SECONDS = 60;
+const REASONS = {
+  payment_declined: "Your card was declined by the bank; nothing was charged. The seats were released.",
+  payment_timeout: "The payment did not go through in time; the seats were released.",
+  hold_expired: "Your hold expired before the booking was made; the seats were released.",
+  seat_taken: "A seat was sold to someone else in the meantime.",
+  event_cancelled: "The event was cancelled.",
+};
 
 // --- messages ------------------------------------------------------------------------------
 
@@ -125,26 +138,34 @@ const REFUSALS = {
 
 // --- holds ---------------------------------------------------------------------------------
 
-function startHold(created) {
+/** Milliseconds since the epoch on this browser's clock when a hold (API shape) ends. */
+function localExpiry(created) {
+  // The server's clock decides; the countdown never shows more than the hold time allows.
+  const most = config.event.holdTtl * 1000 * (created.extended ? 2 : 1);
+  return Date.now() + Math.min(Date.parse(created.expires_at) - (Date.now() + clockOffset), most);
+}
+
+function startHold(created, resumed = false) {
   hold = {
     id: created.id,
     seats: created.seats,
     quantity: created.quantity,
-    // The server's clock decides; the countdown never shows more than the event's hold time.
-    expiresAt:
-      Date.now() +
-      Math.min(
-        Date.parse(created.expires_at) - (Date.now() + clockOffset),
-        config.event.holdTtl * 1000,
-      ),
+    expiresAt: localExpiry(created),
+    warned: false,
     key: uuid(),
   };
   conflict("");
+  const what = created.seats.length
+    ? `${created.seats.length} seat${created.seats.length > 1 ? "s" : ""}`
+    : `${created.quantity} ticket${created.quantity > 1 ? "s" : ""}`;
   notice(
-    created.seats.length
-      ? `${created.seats.length} seat${created.seats.length > 1 ? "s" : ""} held for you.`
-      : `${created.quantity} ticket${created.quantity > 1 ? "s" : ""} held for you.`,
+    resumed
+      ? `You still hold ${what}: continue or release them.`
+      : `${what[0].toUpperCase()}${what.slice(1)} held for you.`,
   );
+  show("extend-button", !created.extended);
+  show("hold-warning", false);
+  resetPayment();
   if (map) {
     map.clearSelection();
     map.setStatuses(created.seats, "held");
@@ -183,10 +204,40 @@ function tick() {
   $("hold-countdown").textContent =
     `${String(Math.floor(seconds / 60)).padStart(2, "0")}:${String(seconds % 60).padStart(2, "0")}`;
   if (left <= 0 && !tracking) endHold("Your hold expired; the seats are free again.", true);
+  else if (seconds <= WARN_SECONDS && !hold.warned && !tracking) {
+    // Announced once (role=alert), with the way to get more time when there still is one.
+    hold.warned = true;
+    $("hold-warning").textContent = $("extend-button").hidden
+      ? "Less than a minute left on your hold."
+      : "Less than a minute left on your hold. Choose “More time” to keep your seats longer.";
+    show("hold-warning", true);
+  }
+}
+
+async function extendHold() {
+  if (!hold) return;
+  const button = $("extend-button");
+  button.disabled = true;
+  const url = config.api.extend.replace("HOLD", encodeURIComponent(hold.id));
+  const result = await api("POST", url);
+  button.disabled = false;
+  if (result.status === 200 && hold && result.data.id === hold.id) {
+    hold.expiresAt = localExpiry(result.data);
+    hold.warned = false;
+    show("hold-warning", false);
+    show("extend-button", false);
+    const minutes = Math.round((hold.expiresAt - Date.now()) / 60000);
+    notice(`Your hold was extended: about ${minutes} minute${minutes === 1 ? "" : "s"} left.`);
+    tick();
+  } else {
+    if (result.status === 422) show("extend-button", false);
+    conflict(errorMessage(result));
+  }
 }
 
 function endHold(message, released) {
   clearInterval(countdown);
+  resetPayment();
   if (map && hold) {
     if (released) map.setStatuses(hold.seats, "available");
     map.setMine([]);
@@ -250,6 +301,11 @@ function bookingStatus(text, state, via = "response") {
   box.hidden = false;
   box.dataset.state = state;
   $("booking-text").textContent = text;
+  if (state !== "confirmed") {
+    // A new attempt: the links of an earlier booking on this page do not belong to it.
+    show("ticket-link", false);
+    show("bookings-link", false);
+  }
 }
 
 function ticketsUrl(bookingId) {
@@ -268,32 +324,76 @@ function confirmed(booking, via) {
   show("hold-panel", false);
   show("buy-panel", true);
   renderSelection();
-  bookingStatus(`Booked! Your reference is ${booking.reference}.`, "confirmed", via);
+  bookingStatus(
+    `${config.event.requiresPayment ? "Paid and booked!" : "Booked!"} Your reference is ${booking.reference}.`,
+    "confirmed",
+    via,
+  );
   const link = $("ticket-link");
   link.href = ticketsUrl(booking.id || booking.booking_id);
   link.hidden = false;
+  show("bookings-link", true);
   notice("Your tickets are on their way by email too.");
 }
 
 function failed(reason, message, via) {
   stopTracking();
-  const text = message || `The booking failed${reason ? ` (${reason.replaceAll("_", " ")})` : ""}.`;
+  const text =
+    message ||
+    REASONS[reason] ||
+    `The booking failed${reason ? ` (${reason.replaceAll("_", " ")})` : ""}.`;
   bookingStatus(text, "failed", via);
   endHold("", true);
+  notice("");
   conflict(text);
+}
+
+// --- the payment step (paid events) ---------------------------------------------------------
+
+function resetPayment() {
+  paying = false;
+  const step = $("payment-step");
+  if (!step) return;
+  step.hidden = true;
+  $("card-frame").removeAttribute("src");
+  $("book-button").hidden = false;
+}
+
+/** Show the bank's card form; its token (postMessage) registers the hold. */
+function startPayment() {
+  const total = $("hold-total").textContent;
+  const query = new URLSearchParams({ origin: location.origin, label: `Pay ${total}` });
+  $("card-frame").src = `${config.payment.url}?${query}`;
+  $("book-button").hidden = true;
+  show("payment-step", true);
+  notice("Enter your card in the bank's form. Your seats stay held while the timer runs.");
+}
+
+function onBankMessage(event) {
+  const frame = $("card-frame");
+  if (!config.payment || event.origin !== config.payment.origin) return;
+  if (!frame || event.source !== frame.contentWindow) return;
+  const data = event.data || {};
+  if (data.source !== "bank-simulator" || data.type !== "token") return;
+  if (!hold || paying || typeof data.token !== "string") return;
+  paying = true;
+  register(data.token);
 }
 
 async function book() {
   if (!hold) return;
+  if (config.event.requiresPayment) startPayment();
+  else register("");
+}
+
+async function register(paymentToken) {
   $("book-button").disabled = true;
   $("release-button").disabled = true;
-  bookingStatus("Booking…", "pending");
-  const result = await api(
-    "POST",
-    config.api.registrations,
-    { hold: hold.id },
-    { "Idempotency-Key": hold.key },
-  );
+  bookingStatus(paymentToken ? "Paying…" : "Booking…", "pending");
+  const body = paymentToken ? { hold: hold.id, payment_token: paymentToken } : { hold: hold.id };
+  const result = await api("POST", config.api.registrations, body, {
+    "Idempotency-Key": hold.key,
+  });
   if (result.status === 201) {
     settle(result.data.status, result.data, "", "response");
   } else if (result.status === 202) {
@@ -304,14 +404,20 @@ async function book() {
     );
     clearInterval(countdown);
     $("hold-countdown").textContent = "in the queue";
-    tracking = { id: result.data.tracking_id, statusUrl: result.data.status_url, timer: 0 };
-    tracking.timer = setTimeout(poll, POLL_MS);
-    const early = recentPushes.get(String(tracking.id));
-    if (early) settle(early.status, early, early.reason, "ws");
+    track(result.data.tracking_id, result.data.status_url);
   } else {
     const error = (result.data && result.data.error) || {};
     failed(error.code, errorMessage(result), "response");
   }
+}
+
+/** Follow a registration until it settles: /ws/me/ pushes, the status URL as a fallback. */
+function track(trackingId, statusUrl) {
+  if (tracking && String(tracking.id) === String(trackingId)) return;
+  stopTracking();
+  tracking = { id: trackingId, statusUrl, timer: setTimeout(poll, POLL_MS) };
+  const early = recentPushes.get(String(trackingId));
+  if (early) settle(early.status, early, early.reason, "ws");
 }
 
 /** A booking's state, from the 201 ("response"), /ws/me/ ("ws") or the status URL ("poll"). */
@@ -320,7 +426,22 @@ function settle(status, booking, reason, via) {
   else if (status === "failed" || status === "cancelled" || status === "expired") {
     failed(reason || (booking && booking.failure_reason), "", via);
   } else if (status === "pending_payment") {
-    bookingStatus("Your seats are reserved; the booking waits for your payment.", "payment", via);
+    // The seats are ours until the bank answers; the hold's timer no longer applies.
+    clearInterval(countdown);
+    $("hold-countdown").textContent = "paying…";
+    show("hold-warning", false);
+    show("extend-button", false);
+    show("payment-step", false);
+    bookingStatus("Your seats are reserved; the bank is confirming your payment…", "payment", via);
+    if (booking && booking.tracking_id) {
+      track(
+        booking.tracking_id,
+        config.api.registrationStatus.replace(
+          "00000000-0000-0000-0000-000000000000",
+          booking.tracking_id,
+        ),
+      );
+    }
   } else if (status === "processing") {
     bookingStatus("Your booking is being processed…", "processing", via);
   }
@@ -438,6 +559,9 @@ function wireBooking() {
   if (bookButton) bookButton.addEventListener("click", book);
   const release = $("release-button");
   if (release) release.addEventListener("click", releaseHold);
+  const extend = $("extend-button");
+  if (extend) extend.addEventListener("click", extendHold);
+  if (config.payment) window.addEventListener("message", onBankMessage);
   if (config.user.authenticated) {
     const me = new MyFeed(config.ws.me, onBookingPush);
     me.connect();
@@ -445,9 +569,16 @@ function wireBooking() {
   }
 }
 
+function resumeHold() {
+  // The hold that ends last is picked up again; one panel shows one hold.
+  const holds = [...config.myHolds].sort((a, b) => Date.parse(b.expires_at) - Date.parse(a.expires_at));
+  if (holds.length) startHold(holds[0], true);
+}
+
 if (config.event.generalAdmission) wireGeneralAdmission();
 else wireMap();
 wireBooking();
+resumeHold();
 // Show the map (hidden while the HTML was parsed) and call it ready once the first frame
 // with it has been painted: seatMapReady is "rendered and interactive", in ms since navigation.
 timings.wired = performance.now();
