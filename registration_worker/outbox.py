@@ -22,6 +22,7 @@ from shared.messaging import (
     TOPIC_BOOKING_CANCELLED,
     TOPIC_BOOKING_CONFIRMED,
     TOPIC_CHARGE_BOOKING,
+    TOPIC_USER_REGISTERED,
 )
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,16 @@ def skip_commit_flush() -> None:
 
 def relay_after_commit(message_id: int) -> None:
     transaction.on_commit(lambda: relay_messages([message_id]))
+
+
+def record_user_registered(*, user_id: int) -> OutboxMessage:
+    """Announce a new account (the notifier welcomes it). The caller must be inside the
+    transaction that created the user, so the row exists exactly when the user does."""
+    message = OutboxMessage.objects.create(
+        topic=TOPIC_USER_REGISTERED, payload={"user_id": user_id}
+    )
+    relay_after_commit(message.pk)
+    return message
 
 
 def booking_update(payload: dict) -> dict:
@@ -152,6 +163,8 @@ def _push(messages: list[OutboxMessage]) -> None:
     seat_changes: dict[tuple[int, str], list[int]] = {}
     for message in messages:
         payload = message.payload
+        if message.topic == TOPIC_USER_REGISTERED:
+            continue  # no booking to push
         seat_status = _SEAT_STATUS_BY_TOPIC.get(message.topic)
         if seat_status and payload["seat_ids"]:
             key = (payload["event_id"], seat_status)

@@ -21,6 +21,8 @@ TOPIC_BOOKING_CONFIRMED = "BookingConfirmed"
 TOPIC_BOOKING_FAILED = "BookingFailed"
 TOPIC_BOOKING_CANCELLED = "BookingCancelled"
 TOPIC_SEATS_RELEASED = "SeatsReleased"
+# About an account, not a booking: payload ``{"user_id"}``; the notifier sends the welcome.
+TOPIC_USER_REGISTERED = "UserRegistered"
 # A command for another worker rather than an event: the relay sends the row's ``command`` to
 # the task and queue named here instead of the notifications queue.
 TOPIC_CHARGE_BOOKING = "ChargeBooking"

@@ -26,6 +26,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 
+from registration_worker.outbox import record_user_registered
 from ticketing.auth.models import KeycloakIdentity
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ def _write(sub: str, profile: dict[str, str], roles: list[str], digest: str):
         user.set_unusable_password()  # the password lives in Keycloak only
         user.save()
         identity = KeycloakIdentity.objects.create(user=user, sub=sub)
+        record_user_registered(user_id=user.pk)  # the welcome email, sent once by the notifier
         logger.info("created user %s for Keycloak subject %s", user.pk, sub)
     else:
         user = identity.user
