@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +23,11 @@ from shared.exceptions import BusinessRuleViolation
 from ticketing.access import check_event_access_by_rules
 from ticketing.api.errors import as_ticketing_error, ticketing_error_body
 from ticketing.api.serializers import (
+    CATALOG_MAX_PAGE_SIZE,
+    CATALOG_PAGE_SIZE,
     BookingSerializer,
+    CatalogEventSerializer,
+    CatalogQuerySerializer,
     EventSerializer,
     HoldRequestSerializer,
     HoldSerializer,
@@ -31,6 +36,7 @@ from ticketing.api.serializers import (
 )
 from ticketing.api.throttles import RegistrationRateThrottle
 from ticketing.auth.authentication import token_users
+from ticketing.catalog import catalog_events
 from ticketing.models import Event
 from ticketing.selectors import general_admission_availability, seat_pricing, seat_statuses
 from ticketing.services.best_available import hold_best_available
@@ -67,12 +73,28 @@ def _events():
     )
 
 
+class CatalogPagination(PageNumberPagination):
+    page_size = CATALOG_PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = CATALOG_MAX_PAGE_SIZE
+
+
 class EventListView(APIView):
+    """The catalog: listed events, searched, filtered, ordered and paginated."""
+
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=EventSerializer(many=True))
+    @extend_schema(
+        parameters=[CatalogQuerySerializer],
+        responses=CatalogEventSerializer(many=True),
+    )
     def get(self, request):
-        return Response(EventSerializer(_events(), many=True).data)
+        query = CatalogQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        paginator = CatalogPagination()
+        page = paginator.paginate_queryset(catalog_events(**query.filters()), request, view=self)
+        data = CatalogEventSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
 
 
 class EventDetailView(APIView):
