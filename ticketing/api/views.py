@@ -9,6 +9,7 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -79,22 +80,21 @@ class CatalogPagination(PageNumberPagination):
     max_page_size = CATALOG_MAX_PAGE_SIZE
 
 
-class EventListView(APIView):
+class EventListView(ListAPIView):
     """The catalog: listed events, searched, filtered, ordered and paginated."""
 
     permission_classes = [AllowAny]
+    serializer_class = CatalogEventSerializer
+    pagination_class = CatalogPagination
 
-    @extend_schema(
-        parameters=[CatalogQuerySerializer],
-        responses=CatalogEventSerializer(many=True),
-    )
-    def get(self, request):
-        query = CatalogQuerySerializer(data=request.query_params)
+    @extend_schema(parameters=[CatalogQuerySerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = CatalogQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        paginator = CatalogPagination()
-        page = paginator.paginate_queryset(catalog_events(**query.filters()), request, view=self)
-        data = CatalogEventSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(data)
+        return catalog_events(**query.filters())
 
 
 class EventDetailView(APIView):
