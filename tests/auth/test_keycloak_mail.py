@@ -1,16 +1,14 @@
 """Keycloak's own mail (password reset, verify email) goes through the development SMTP sink."""
 
-import email
-import email.policy
 import json
 import subprocess
-import time
 import uuid
 
 import pytest
 from django.conf import settings
 
 from tests.auth.conftest import KEYCLOAK_SCRIPT, ROOT
+from tests.mail_sink import now_ns, wait_for_mail
 
 
 def test_realm_export_sends_mail_through_the_sink():
@@ -37,17 +35,6 @@ def mailbox_user(keycloak):
     keycloak.admin("DELETE", f"/users/{user_id}")
 
 
-def _mail_to(address: str, timeout: float = 10.0) -> email.message.EmailMessage:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for path in settings.MAIL_SINK_DIR.glob("*.eml"):
-            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            if message["To"] == address:
-                return message
-        time.sleep(0.2)
-    raise AssertionError(f"no mail to {address} in {settings.MAIL_SINK_DIR} after {timeout}s")
-
-
 def test_password_reset_mail_lands_in_the_sink(keycloak, mailbox_user):
     # Given the realm configured by the script (an existing realm, as on a developer's machine)
     result = subprocess.run(
@@ -56,6 +43,7 @@ def test_password_reset_mail_lands_in_the_sink(keycloak, mailbox_user):
     assert result.returncode == 0, result.stdout + result.stderr
     assert keycloak.admin("GET", "").json()["smtpServer"]["port"] == "1025"
     user_id, address = mailbox_user
+    since = now_ns()
 
     # When Keycloak is asked to send the user a password reset link
     response = keycloak.admin(
@@ -64,7 +52,7 @@ def test_password_reset_mail_lands_in_the_sink(keycloak, mailbox_user):
 
     # Then Keycloak accepted it and the mail with the action link is in the sink
     assert response.status_code == 204, response.text
-    message = _mail_to(address)
+    message = wait_for_mail(settings.MAIL_SINK_DIR, since, lambda m: m["To"] == address)
     body = message.get_body(preferencelist=("plain", "html")).get_content()
     assert f"/realms/{keycloak.realm}/login-actions/action-token?key=" in body
     assert "tickets@localhost" in message["From"]
