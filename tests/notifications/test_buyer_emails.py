@@ -23,6 +23,7 @@ from shared.messaging import (
 from tests.mail_sink import now_ns, received_since
 from tests.notifications.test_booking_emails import payload_for
 from ticketing.auth.services import sync_user_from_claims
+from ticketing.services.events import cancel_event
 
 
 @pytest.fixture
@@ -217,3 +218,22 @@ def test_first_keycloak_login_welcomes_the_user_once(
     assert message["Subject"] == "Welcome to Ticketing"
     assert "Hello Ada" in text_of(message)
     assert "/events/" in html_of(message)
+
+
+def test_organizer_cancelling_the_event_tells_each_buyer(
+    winter_event, make_user, make_booking, sink
+):
+    # Given a confirmed free booking, when the organizer cancels the event (the admin's action)
+    booking = make_booking(make_user(), winter_event, count=2)
+    assert cancel_event(winter_event) == 1
+
+    # Then the outbox row the cancellation wrote makes the notifier say who cancelled
+    [row] = OutboxMessage.objects.filter(
+        topic=TOPIC_BOOKING_CANCELLED, payload__booking_id=str(booking.pk)
+    )
+    assert handle_booking_event(topic=row.topic, payload=row.payload) == Outcome.SENT
+    [message] = sink(booking)
+    text = text_of(message)
+    assert "the organizer has cancelled the event" in text
+    assert "Winterkonzert" in text
+    assert "nothing to refund" in text
