@@ -225,7 +225,7 @@ def test_organizer_cancelling_the_event_tells_each_buyer(
 ):
     # Given a confirmed free booking, when the organizer cancels the event (the admin's action)
     booking = make_booking(make_user(), winter_event, count=2)
-    assert cancel_event(winter_event) == 1
+    assert cancel_event(event=winter_event) == 1
 
     # Then the outbox row the cancellation wrote makes the notifier say who cancelled
     [row] = OutboxMessage.objects.filter(

@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import expect
 from seatmap_browser_helpers import chromium
 
-from ticketing.models import Event, PriceCategory, Venue
+from seatmaps.models import Venue
+from ticketing.models import Event, PriceCategory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

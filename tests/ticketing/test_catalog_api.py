@@ -15,10 +15,10 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from registration_worker.models import Booking, Ticket
-from seatmaps.models import Seat, SeatMap, Section
+from seatmaps.models import Seat, SeatMap, Section, Venue
 from shared.enums import BookingSource, BookingStatus
 from ticketing.catalog import catalog_events
-from ticketing.models import Event, PriceCategory, Venue
+from ticketing.models import Event, PriceCategory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
+from seatmaps.models import Venue
 from shared.local_time import format_local, reinterpret, validate_time_zone, zone
 from tests.conftest import create_ga_event
-from ticketing.models import Venue
 
 pytestmark = pytest.mark.django_db
 

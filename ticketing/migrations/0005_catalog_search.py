@@ -2,14 +2,13 @@
 
 import django.contrib.postgres.indexes
 import django.contrib.postgres.search
-from django.conf import settings
 from django.db import migrations, models
 
 # The search document of an event: its title (weight A), its venue's name and city (B) and its
 # description (C), in the "simple" configuration (ticketing/catalog.py). PostgreSQL keeps it:
 # an event's trigger computes it on every insert and update, a venue's trigger touches its events
 # when the venue is renamed or moves. Nothing in Python has to remember to update it.
-VENUE_TABLE = "ticketing_venue"
+VENUE_TABLE = "ticketing_venue"  # seatmaps.Venue kept its table (seatmaps/migrations/0005)
 
 TRIGGERS = f"""
 CREATE FUNCTION ticketing_event_search_document() RETURNS trigger AS $$
@@ -53,9 +52,8 @@ DROP FUNCTION IF EXISTS ticketing_event_search_document();
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('seatmaps', '0004_owner'),
-        ('ticketing', '0003_owner'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ('seatmaps', '0005_venue'),
+        ('ticketing', '0004_venue_to_seatmaps'),
     ]
 
     operations = [
