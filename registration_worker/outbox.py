@@ -48,16 +48,6 @@ def relay_after_commit(message_id: int) -> None:
     transaction.on_commit(lambda: relay_messages([message_id]))
 
 
-def record_user_registered(*, user_id: int) -> OutboxMessage:
-    """Announce a new account (the notifier welcomes it). The caller must be inside the
-    transaction that created the user, so the row exists exactly when the user does."""
-    message = OutboxMessage.objects.create(
-        topic=TOPIC_USER_REGISTERED, payload={"user_id": user_id}
-    )
-    relay_after_commit(message.pk)
-    return message
-
-
 def booking_update(payload: dict) -> dict:
     """The ``/ws/me/`` view of a booking event."""
     return {

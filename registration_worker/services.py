@@ -43,6 +43,7 @@ from shared.messaging import (
     TOPIC_BOOKING_FAILED,
     TOPIC_CHARGE_BOOKING,
     TOPIC_PROCESS_BOOKING,
+    TOPIC_USER_REGISTERED,
 )
 from shared.ticket_codes import issue_code
 
@@ -98,6 +99,16 @@ def record_booking_event(
     message = outbox_message(topic, booking, seat_ids, command)
     message.save()
     relay(message.pk)
+    return message
+
+
+def record_user_registered(*, user_id: int) -> OutboxMessage:
+    """Announce a new account (the notifier welcomes it). The caller must be inside the
+    transaction that created the user, so the row exists exactly when the user does."""
+    message = OutboxMessage.objects.create(
+        topic=TOPIC_USER_REGISTERED, payload={"user_id": user_id}
+    )
+    relay_after_commit(message.pk)
     return message
 
 

@@ -26,7 +26,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 
-from registration_worker.outbox import record_user_registered
+from registration_worker.services import record_user_registered
 from ticketing.auth.models import KeycloakIdentity
 
 logger = logging.getLogger(__name__)
