@@ -69,7 +69,7 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
     form = EventAdminForm
     list_display = ["title", "venue", "starts_local", "status", "registration_mode", "organizer"]
     list_select_related = ["venue", "organizer"]
-    list_filter = ["status", "registration_mode"]
+    list_filter = ["status", "registration_mode", "listed"]
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [PriceCategoryInline]
