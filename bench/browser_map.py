@@ -76,6 +76,7 @@ def ensure_event(seats: int = SEATS):
             ends_at=now + timedelta(days=365, hours=3),
             status=Event.Status.ON_SALE,
             registration_mode=Event.RegistrationMode.SIMPLE,
+            listed=False,  # reachable by link, never in the public catalog
             max_seats_per_order=10,
         )
         codes = list(seat_map.sections.order_by("position").values_list("code", flat=True))

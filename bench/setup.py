@@ -50,6 +50,7 @@ def create_event(seats: int, mode: str = "queued", hold_ttl: int = 600) -> Event
         ends_at=now + timedelta(days=1, hours=2),
         status=Event.Status.ON_SALE,
         registration_mode=mode,
+        listed=False,  # reachable by link, never in the public catalog
         hold_ttl_seconds=hold_ttl,
         max_seats_per_order=10,
         # Bench buyers re-hold all the time: the limit is checked but never refuses.

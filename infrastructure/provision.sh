@@ -40,7 +40,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 PACKAGES=(
   postgresql redis-server rabbitmq-server
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation2
-  libzbar0 zbar-tools poppler-utils chromium nginx wrk
+  libzbar0 zbar-tools poppler-utils chromium nginx wrk jq curl
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -4,6 +4,7 @@
 #   keycloak/keycloak.sh start    fetch the pinned distribution if needed, start, wait for the realm
 #   keycloak/keycloak.sh stop     stop the Keycloak this script started (by its PID)
 #   keycloak/keycloak.sh status   say whether the realm answers
+#   keycloak/keycloak.sh smtp     point the running realm's mail at the SMTP sink (start does it too)
 #
 # The distribution comes from Maven Central (org.keycloak:keycloak-quarkus-dist:VERSION:tar.gz via
 # `mvn dependency:copy`) into $ROOT/.cache/keycloak and is not downloaded again. Keycloak 26 needs
@@ -11,6 +12,10 @@
 # The realm is imported at the first start of a data dir; when realm-ticketing.json changes, the
 # development database (H2, in the distribution's data/h2) is wiped so the edited realm is imported.
 # KEYCLOAK_FRESH=1 wipes it on every start.
+# Keycloak sends its own mail (password reset, verify email) through the SMTP server in
+# KEYCLOAK_SMTP_HOST:KEYCLOAK_SMTP_PORT (default: the development sink, 127.0.0.1:1025). The realm
+# export carries these settings for a new realm; `start` also writes them into an existing one
+# through the admin REST API, so a realm imported before they existed sends mail too.
 #
 # Development only: the master admin is admin/admin (KEYCLOAK_ADMIN_USER/KEYCLOAK_ADMIN_PASSWORD)
 # and the demo users' passwords are public.
@@ -30,6 +35,9 @@ PIDFILE="$VAR/run/keycloak.pid"
 BASE_URL="http://localhost:$KC_PORT"
 WELL_KNOWN="$BASE_URL/realms/$KC_REALM/.well-known/openid-configuration"
 START_TIMEOUT="${KEYCLOAK_START_TIMEOUT:-240}"
+SMTP_HOST="${KEYCLOAK_SMTP_HOST:-127.0.0.1}"
+SMTP_PORT="${KEYCLOAK_SMTP_PORT:-1025}"
+SMTP_FROM="${KEYCLOAK_SMTP_FROM:-tickets@localhost}"
 
 say() { printf '%-11s %s\n' "$1" "$2"; }
 fail() { say keycloak "FAILED: $1"; exit 1; }
@@ -96,10 +104,28 @@ prepare_realm() {
   echo "$sum" >"$stamp"
 }
 
+configure_smtp() {
+  # PUT of a partial realm: Keycloak changes only the fields given (here smtpServer).
+  local token body
+  token="$(curl -fsS --max-time 10 "$BASE_URL/realms/master/protocol/openid-connect/token" \
+    -d grant_type=password -d client_id=admin-cli \
+    --data-urlencode "username=${KEYCLOAK_ADMIN_USER:-admin}" \
+    --data-urlencode "password=${KEYCLOAK_ADMIN_PASSWORD:-admin}" | jq -r .access_token)" \
+    || fail "no master admin token; cannot set the realm's SMTP settings"
+  body="$(jq -n --arg host "$SMTP_HOST" --arg port "$SMTP_PORT" --arg from "$SMTP_FROM" \
+    '{smtpServer: {host: $host, port: $port, from: $from, fromDisplayName: "Ticketing",
+      auth: "false", ssl: "false", starttls: "false"}}')"
+  curl -fsS --max-time 10 -X PUT "$BASE_URL/admin/realms/$KC_REALM" \
+    -H "Authorization: Bearer $token" -H "Content-Type: application/json" -d "$body" \
+    || fail "could not set the realm's SMTP settings"
+  say keycloak "realm $KC_REALM sends mail through $SMTP_HOST:$SMTP_PORT"
+}
+
 start() {
   mkdir -p "$VAR/log" "$VAR/run"
   if answers; then
     say keycloak "already running on $BASE_URL (realm $KC_REALM)"
+    configure_smtp
     return 0
   fi
   local pid
@@ -127,6 +153,7 @@ start() {
   for _ in $(seq "$START_TIMEOUT"); do
     if answers; then
       say keycloak "started on $BASE_URL (realm $KC_REALM)"
+      configure_smtp
       return 0
     fi
     kill -0 "$pid" 2>/dev/null || { rm -f "$PIDFILE"; fail "exited during start-up; see $LOG"; }
@@ -173,5 +200,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  smtp) configure_smtp ;;
+  *) echo "usage: $0 start|stop|status|smtp" >&2; exit 2 ;;
 esac

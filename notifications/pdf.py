@@ -5,7 +5,6 @@ Fonts are the Debian packages ``fonts-dejavu-core`` and ``fonts-liberation2`` (i
 """
 
 import threading
-import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from notifications.qr import qr_svg
 from registration_worker.models import Booking, Ticket
 from shared.enums import LIVE_TICKET
 from shared.exceptions import BusinessRuleViolation
+from shared.local_time import in_zone, zone_label
 
 _APP_DIR = Path(__file__).resolve().parent
 _STYLESHEET = _APP_DIR / "static" / "notifications" / "ticket.css"
@@ -59,7 +59,7 @@ def format_price(amount, currency: str) -> str:
 def ticket_page(ticket: Ticket, booking: Booking) -> TicketPage:
     event = ticket.event
     venue = event.venue
-    starts = event.starts_at.astimezone(zoneinfo.ZoneInfo(venue.time_zone))
+    starts = in_zone(event.starts_at, venue.time_zone)
     seat = ticket.seat
     address = ", ".join(part for part in (venue.address, venue.city) if part)
     return TicketPage(
@@ -68,7 +68,7 @@ def ticket_page(ticket: Ticket, booking: Booking) -> TicketPage:
         venue_address=address,
         date=dateformat.format(starts, "l j F Y"),
         time=dateformat.format(starts, "H:i"),
-        time_zone=f"{starts.tzname()} ({venue.time_zone})",
+        time_zone=zone_label(event.starts_at, venue.time_zone),
         section=seat.section.name if seat else "",
         row=seat.row_label if seat else "",
         seat=seat.number if seat else "",

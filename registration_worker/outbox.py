@@ -26,6 +26,7 @@ from shared.messaging import (
     TOPIC_BOOKING_CONFIRMED,
     TOPIC_CHARGE_BOOKING,
     TOPIC_TICKET_CHECKED_IN,
+    TOPIC_USER_REGISTERED,
 )
 
 log = logging.getLogger(__name__)
@@ -162,8 +163,8 @@ def _push(messages: list[OutboxMessage]) -> None:
     seat_changes: dict[tuple[int, str], list[int]] = {}
     for message in messages:
         payload = message.payload
-        if message.topic == TOPIC_TICKET_CHECKED_IN:
-            continue  # nothing for buyers or seat maps
+        if message.topic in (TOPIC_TICKET_CHECKED_IN, TOPIC_USER_REGISTERED):
+            continue  # no booking to push to a buyer or a seat map
         seat_status = _SEAT_STATUS_BY_TOPIC.get(message.topic)
         if seat_status and payload["seat_ids"]:
             key = (payload["event_id"], seat_status)

@@ -44,6 +44,7 @@ from shared.messaging import (
     TOPIC_CHARGE_BOOKING,
     TOPIC_PROCESS_BOOKING,
     TOPIC_TICKET_CHECKED_IN,
+    TOPIC_USER_REGISTERED,
 )
 from shared.ticket_codes import issue_code
 
@@ -109,6 +110,16 @@ def record_check_in(*, ticket_id: int, event_id: int) -> None:
         topic=TOPIC_TICKET_CHECKED_IN, payload={"ticket_id": ticket_id, "event_id": event_id}
     )
     relay_after_commit(message.pk)
+
+
+def record_user_registered(*, user_id: int) -> OutboxMessage:
+    """Announce a new account (the notifier welcomes it). The caller must be inside the
+    transaction that created the user, so the row exists exactly when the user does."""
+    message = OutboxMessage.objects.create(
+        topic=TOPIC_USER_REGISTERED, payload={"user_id": user_id}
+    )
+    relay_after_commit(message.pk)
+    return message
 
 
 def queue_registration(booking: Booking, command: ProcessBookingCommand) -> None:

@@ -9,6 +9,8 @@ import zoneinfo
 from django.conf import settings
 from django.db import models
 
+from shared.local_time import validate_time_zone
+
 TIME_ZONES = sorted((tz, tz) for tz in zoneinfo.available_timezones())
 
 
@@ -26,7 +28,13 @@ class Venue(models.Model):
     name = models.CharField(max_length=200)
     city = models.CharField(max_length=100)
     address = models.CharField(max_length=300, blank=True)
-    time_zone = models.CharField(max_length=64, choices=TIME_ZONES, default="Europe/Berlin")
+    time_zone = models.CharField(
+        max_length=64,
+        choices=TIME_ZONES,
+        default="Europe/Berlin",
+        validators=[validate_time_zone],
+        help_text="IANA name, e.g. Europe/Berlin: event times are shown and entered in it.",
+    )
 
     class Meta:
         # Moved from the ticketing app (seatmaps/migrations/0005): the table kept its name.

@@ -36,6 +36,8 @@ SALES_TOPICS = frozenset(
         TOPIC_TICKET_CHECKED_IN,
     }
 )
+# About an account, not a booking: payload ``{"user_id"}``; the notifier sends the welcome.
+TOPIC_USER_REGISTERED = "UserRegistered"
 # A command for another worker rather than an event: the relay sends the row's ``command`` to
 # the task and queue named here instead of the notifications queue.
 TOPIC_CHARGE_BOOKING = "ChargeBooking"

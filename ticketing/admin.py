@@ -4,12 +4,15 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
+from django.utils import timezone
 
 from payments.admin import BOOKING_INLINES, EventPayoutColumns
 from registration_worker.models import Booking, Ticket
 from seatmaps.models import Section
 from shared.access import events_visible_to, is_platform_admin, owned_visible_to
 from shared.exceptions import DependencyUnavailable
+from shared.local_time import format_local, zone
+from ticketing.admin_forms import EventAdminForm
 from ticketing.auth.services import organizers_only
 from ticketing.models import Event, PriceCategory
 from ticketing.services import events as event_services
@@ -64,8 +67,10 @@ class PriceCategoryInline(admin.TabularInline):
 
 @admin.register(Event)
 class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
-    list_display = ["title", "venue", "starts_at", "status", "registration_mode", "organizer"]
-    list_filter = ["status", "registration_mode"]
+    form = EventAdminForm
+    list_display = ["title", "venue", "starts_local", "status", "registration_mode", "organizer"]
+    list_select_related = ["venue", "organizer"]
+    list_filter = ["status", "registration_mode", "listed"]
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [PriceCategoryInline]
@@ -73,6 +78,22 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
 
     def view_on_site(self, obj):
         return reverse("event-page", args=[obj.pk])
+
+    @admin.display(description="Starts (venue time)", ordering="starts_at")
+    def starts_local(self, obj):
+        return format_local(obj.starts_at, obj.venue.time_zone)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """Show and read an event's times in its venue's zone (see ticketing/admin_forms.py)."""
+        zone_name = None
+        if object_id and str(object_id).isdigit():
+            events = Event.objects.filter(pk=object_id)
+            zone_name = events.values_list("venue__time_zone", flat=True).first()
+        with timezone.override(zone(zone_name) if zone_name else None):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()  # templates render lazily: do it while the zone is active
+        return response
 
     def get_queryset(self, request):
         return _own_events(request, super().get_queryset(request))

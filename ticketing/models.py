@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -73,11 +75,19 @@ class Event(models.Model):
     cancellation_reason = models.TextField(
         blank=True, help_text="Why the event was cancelled; quoted in the buyers' emails."
     )
+    listed = models.BooleanField(
+        default=True,
+        help_text="Shown in the public catalog and search. Unlisted events are reachable by link.",
+    )
+    # Full-text document of title, description, venue name and city; written by database
+    # triggers (migration 0006), never by Django (ticketing/catalog.py).
+    search_document = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["starts_at"]
+        indexes = [GinIndex(fields=["search_document"], name="event_search_document")]
 
     def __str__(self):
         return self.title

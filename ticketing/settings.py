@@ -241,6 +241,8 @@ SPECTACULAR_SETTINGS.update(
         "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
         "REDOC_DIST": "SIDECAR",
         "COMPONENT_SPLIT_REQUEST": True,
+        # The catalog and the detail share the event status; one name for its enum.
+        "ENUM_NAME_OVERRIDES": {"EventStatusEnum": "shared.enums.EventStatus"},
         "POSTPROCESSING_HOOKS": [
             "drf_spectacular.hooks.postprocess_schema_enums",
             "ticketing.api.schema.document_error_responses",

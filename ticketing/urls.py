@@ -7,12 +7,16 @@ from drf_spectacular.views import (
 )
 
 from ticketing import health
+from ticketing.api.index import ApiRootView
 from ticketing.auth.views import LogoutView, MeView
+from ticketing.pages.home import home
 from ticketing.pages.views import my_bookings
 
 urlpatterns = [
     # First: the flash-sale endpoints are resolved on every request of the hot path.
     path("api/v1/", include("ticketing.api.urls")),
+    path("api/v1/", ApiRootView.as_view(), name="api-root"),
+    path("", home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # Before the admin's own URLs: its "Log out" button also ends the Keycloak session.

@@ -7,6 +7,8 @@ from rest_framework import serializers
 
 from registration_worker.models import Booking, Ticket
 from shared.enums import BookingStatus, RegistrationStatus
+from shared.local_time import format_local
+from ticketing.catalog import ORDERINGS
 from ticketing.models import Event
 
 MAX_SEATS_IN_REQUEST = 100
@@ -125,15 +127,22 @@ class EventSerializer(serializers.ModelSerializer):
     currency = serializers.SerializerMethodField()
     min_price = serializers.SerializerMethodField()
     max_price = serializers.SerializerMethodField()
+    starts_local = serializers.SerializerMethodField(
+        help_text="The start on the venue's clock, labelled: 'Sat 5 Dec 2026, 20:00 CET "
+        "(Europe/Berlin)'."
+    )
 
     class Meta:
         model = Event
         fields = [
             "id", "title", "slug", "description", "venue", "starts_at", "ends_at",
-            "sales_start", "sales_end", "status", "registration_mode", "general_admission",
-            "capacity", "max_seats_per_order", "hold_ttl_seconds", "price_categories",
-            "requires_payment", "currency", "min_price", "max_price",
+            "starts_local", "sales_start", "sales_end", "status", "registration_mode",
+            "general_admission", "capacity", "max_seats_per_order", "hold_ttl_seconds",
+            "price_categories", "requires_payment", "currency", "min_price", "max_price",
         ]  # fmt: skip
+
+    def get_starts_local(self, event) -> str:
+        return format_local(event.starts_at, event.venue.time_zone)
 
     # From the prefetched categories: no query of their own.
     @extend_schema_field(serializers.CharField(allow_null=True))
@@ -244,3 +253,90 @@ class RegistrationStatusSerializer(serializers.Serializer):
                 "booking": booking if show else None,
             }
         ).data
+
+
+class CatalogEventSerializer(EventSerializer):
+    """An event in the catalog: the event and what is left of it."""
+
+    seats_left = serializers.IntegerField(
+        help_text="Tickets not sold yet (seats on hold count as unsold: holds expire)."
+    )
+    url = serializers.SerializerMethodField(help_text="The event's page for buyers.")
+
+    class Meta(EventSerializer.Meta):
+        fields = [*EventSerializer.Meta.fields, "seats_left", "url"]
+
+    def get_url(self, event) -> str:
+        request = self.context.get("request")
+        path = f"/events/{event.pk}/"
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+CATALOG_PAGE_SIZE = 20
+CATALOG_MAX_PAGE_SIZE = 100
+
+
+class CatalogQuerySerializer(serializers.Serializer):
+    """The catalog's query parameters (the API's and the /events/ page's), all optional."""
+
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Words to search for."
+    )
+    city = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    date_from = serializers.DateField(
+        required=False, allow_null=True, help_text="First day (venue-local), YYYY-MM-DD."
+    )
+    date_to = serializers.DateField(
+        required=False, allow_null=True, help_text="Last day (venue-local), YYYY-MM-DD."
+    )
+    category = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="A price category's name."
+    )
+    price_min = serializers.DecimalField(
+        required=False, allow_null=True, max_digits=10, decimal_places=2, min_value=0
+    )
+    price_max = serializers.DecimalField(
+        required=False, allow_null=True, max_digits=10, decimal_places=2, min_value=0
+    )
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$", required=False, allow_blank=True, help_text="ISO 4217, e.g. EUR."
+    )
+    available = serializers.BooleanField(
+        required=False, help_text="true: only events with tickets left."
+    )
+    ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False, default="starts_at")
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=CATALOG_MAX_PAGE_SIZE
+    )
+
+    def to_internal_value(self, data):
+        # Empty fields of a submitted GET form mean "no filter", not "invalid".
+        if hasattr(data, "getlist"):
+            data = {key: data.get(key) for key in data if data.get(key) not in ("", None)}
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        errors = {}
+        if (
+            attrs.get("date_from")
+            and attrs.get("date_to")
+            and attrs["date_to"] < attrs["date_from"]
+        ):
+            errors["date_to"] = ["Must not be before date_from."]
+        low, high = attrs.get("price_min"), attrs.get("price_max")
+        if low is not None and high is not None and high < low:
+            errors["price_max"] = ["Must not be below price_min."]
+        if attrs.get("ordering") == "relevance" and not attrs.get("q"):
+            errors["ordering"] = ["relevance needs a search text (q)."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def filters(self) -> dict:
+        """The validated values as ``ticketing.catalog.catalog_events`` keywords."""
+        return {
+            key: value
+            for key, value in self.validated_data.items()
+            if key not in ("page", "page_size") and value is not None
+        }

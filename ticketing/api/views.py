@@ -8,7 +8,9 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +20,11 @@ from shared.access import EventAction
 from ticketing.access import check_event_access_by_rules
 from ticketing.api.errors import as_ticketing_error, ticketing_error_body
 from ticketing.api.serializers import (
+    CATALOG_MAX_PAGE_SIZE,
+    CATALOG_PAGE_SIZE,
     BookingSerializer,
+    CatalogEventSerializer,
+    CatalogQuerySerializer,
     EventSerializer,
     HoldRequestSerializer,
     HoldSerializer,
@@ -28,6 +34,7 @@ from ticketing.api.serializers import (
 )
 from ticketing.api.throttles import RegistrationRateThrottle
 from ticketing.auth.authentication import token_users
+from ticketing.catalog import catalog_events
 from ticketing.models import Event
 from ticketing.selectors import (
     bookings_of,
@@ -69,12 +76,27 @@ def _events():
     )
 
 
-class EventListView(APIView):
-    permission_classes = [AllowAny]
+class CatalogPagination(PageNumberPagination):
+    page_size = CATALOG_PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = CATALOG_MAX_PAGE_SIZE
 
-    @extend_schema(responses=EventSerializer(many=True))
-    def get(self, request):
-        return Response(EventSerializer(_events(), many=True).data)
+
+class EventListView(ListAPIView):
+    """The catalog: listed events, searched, filtered, ordered and paginated."""
+
+    permission_classes = [AllowAny]
+    serializer_class = CatalogEventSerializer
+    pagination_class = CatalogPagination
+
+    @extend_schema(parameters=[CatalogQuerySerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = CatalogQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return catalog_events(**query.filters())
 
 
 class EventDetailView(APIView):

@@ -27,6 +27,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from registration_worker.services import record_user_registered
 from ticketing.auth.models import KeycloakIdentity
 
 logger = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ def _write(sub: str, profile: dict[str, str], roles: list[str], digest: str, ema
             user = user_model(**{**profile, "username": username})
             user.set_unusable_password()  # the password lives in Keycloak only
             user.save()
+            record_user_registered(user_id=user.pk)  # the welcome email, sent once by the notifier
             logger.info("created user %s for Keycloak subject %s", user.pk, sub)
         else:
             logger.info("linked user %s to Keycloak subject %s by verified email", user.pk, sub)

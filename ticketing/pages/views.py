@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Max, Min
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
@@ -20,7 +20,8 @@ from shared.enums import FailureReason
 from shared.exceptions import NotFound, PermissionDenied
 from shared.realtime import current_sequence
 from ticketing.access import access_event
-from ticketing.api.serializers import MyHoldSerializer
+from ticketing.api.serializers import CATALOG_PAGE_SIZE, CatalogQuerySerializer, MyHoldSerializer
+from ticketing.catalog import catalog_events
 from ticketing.models import Event
 from ticketing.pages.seat_map import category_css, event_map, safe_color
 from ticketing.selectors import (
@@ -32,7 +33,14 @@ from ticketing.selectors import (
 )
 from ticketing.services.event_rules import get_event_rules
 
-PUBLIC_STATUSES = [Event.Status.ON_SALE, Event.Status.CLOSED, Event.Status.CANCELLED]
+ORDERING_LABELS = [
+    ("starts_at", "Date, soonest first"),
+    ("-starts_at", "Date, latest first"),
+    ("price", "Price, lowest first"),
+    ("-price", "Price, highest first"),
+    ("title", "Title, A to Z"),
+    ("relevance", "Best match (with search words)"),
+]
 
 
 def access_event_page(user, event_id: int) -> Event:
@@ -50,15 +58,24 @@ def access_event_page(user, event_id: int) -> Event:
 
 
 def event_list(request):
-    events = (
-        Event.objects.filter(status__in=PUBLIC_STATUSES)
-        .select_related("venue")
-        .annotate(
-            min_price=Min("price_categories__price"), max_price=Max("price_categories__price")
-        )
-        .order_by("starts_at")
-    )
-    return render(request, "ticketing/event_list.html", {"events": events})
+    """The catalog as a GET form: the same parameters and rules as ``/api/v1/events/``, so a
+    search is a link that can be shared."""
+    query = CatalogQuerySerializer(data=request.GET)
+    valid = query.is_valid()
+    events = catalog_events(**query.filters()) if valid else Event.objects.none()
+    page_size = query.validated_data.get("page_size", CATALOG_PAGE_SIZE) if valid else 1
+    page = Paginator(events, page_size).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "page": page,
+        "form": request.GET,
+        "errors": {} if valid else query.errors,
+        "orderings": ORDERING_LABELS,
+        "query_string": params.urlencode(),
+        "searched": any(params.values()),
+    }
+    return render(request, "ticketing/event_list.html", context, status=200 if valid else 400)
 
 
 def payment_form() -> dict:
