@@ -113,7 +113,7 @@ def test_event_says_whether_it_is_paid_its_currency_and_price_range(client_for, 
     PriceCategory.objects.create(event=paid, name="Balcony", price=Decimal("12.50"))
     free = create_ga_event(organizer, capacity=5)
     # when the list and the detail are read
-    listed = {e["id"]: e for e in APIClient().get("/api/v1/events/").json()}
+    listed = {e["id"]: e for e in APIClient().get("/api/v1/events/").json()["results"]}
     detail = APIClient().get(f"/api/v1/events/{paid.pk}/").json()
     # then both carry the new fields
     for body in (listed[paid.pk], detail):
