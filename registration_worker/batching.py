@@ -35,6 +35,7 @@ from django.db import close_old_connections
 
 from registration_worker.retries import run_through_outages
 from shared.contracts import ProcessBookingCommand
+from shared.messaging import BOOKINGS_QUEUE
 from shared.transient import is_transient
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,12 @@ class _Delivery:
 
 def batching_strategy(task, app, consumer, **kwargs):
     """Build the message handler of the booking task (called by Celery per consumer start)."""
+    if BOOKINGS_QUEUE not in app.amqp.queues.consume_from:
+        # Every worker builds a strategy for every task it knows; only the booking worker
+        # receives this one.
+        return default_strategy(task, app, consumer, **kwargs)
     if not isinstance(consumer.pool, ThreadPool):
-        # Every worker builds a strategy for every task it knows, the notifier's process pool
-        # too; such a worker books one command per task, exactly as before batching.
+        # A booking worker on another pool books one command per task, as before batching.
         log.info("%s is not batched outside the thread pool", task.name)
         return default_strategy(task, app, consumer, **kwargs)
     size = settings.BOOKING_BATCH_SIZE

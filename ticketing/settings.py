@@ -127,10 +127,14 @@ BOOKINGS_DELIVERY_LIMIT = env.int("BOOKINGS_DELIVERY_LIMIT", default=10)
 BOOKING_BATCH_SIZE = env.int("BOOKING_BATCH_SIZE", default=64)
 BOOKING_BATCH_WAIT_MS = env.float("BOOKING_BATCH_WAIT_MS", default=5.0)
 PAYMENTS_DELIVERY_LIMIT = env.int("PAYMENTS_DELIVERY_LIMIT", default=10)
+NOTIFICATIONS_DELIVERY_LIMIT = env.int("NOTIFICATIONS_DELIVERY_LIMIT", default=10)
 # A batch that hits our own outage (Redis, PostgreSQL, RabbitMQ) runs again after waits that
 # double up to this cap; past the budget its messages go back to RabbitMQ, never acked.
 BOOKING_RETRY_MAX_WAIT_SECONDS = env.float("BOOKING_RETRY_MAX_WAIT_SECONDS", default=10.0)
 BOOKING_RETRY_BUDGET_SECONDS = env.float("BOOKING_RETRY_BUDGET_SECONDS", default=120.0)
+# A queued booking still pending this long after its command was published, with no command
+# waiting in the bookings queue, gets its command published again (registration_worker/redrive.py).
+BOOKING_REDRIVE_AFTER_SECONDS = env.float("BOOKING_REDRIVE_AFTER_SECONDS", default=60.0)
 
 # --- Payments (payments/): the provider, its timeouts and the platform's commission ----------
 PAYMENT_PROVIDER = env(
