@@ -151,6 +151,11 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025")
 vars().update(EMAIL_CONFIG)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ticketing <tickets@localhost>")
+# An email's send is claimed before the SMTP server is contacted and marked sent after
+# (notifications/emails.py): a failed mark is retried this long; a claim never marked is taken
+# over (sent again) only once this old, i.e. after its sender died mid-send.
+NOTIFICATION_RECORD_RETRY_SECONDS = env.float("NOTIFICATION_RECORD_RETRY_SECONDS", default=60.0)
+NOTIFICATION_CLAIM_SECONDS = env.float("NOTIFICATION_CLAIM_SECONDS", default=120.0)
 
 # --- Keycloak / OIDC -----------------------------------------------------------------------
 KEYCLOAK_URL = env("KEYCLOAK_URL", default="http://localhost:8180")
