@@ -86,6 +86,9 @@ DATABASES["default"]["OPTIONS"] = {
     },
     "connect_timeout": 5,
 }
+# With the pool this makes psycopg check a connection (one empty round trip) before handing
+# it out: after a PostgreSQL restart the idle ones are dead and would fail their next request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -143,6 +146,10 @@ PAYMENT_PROVIDER = env(
 PAYMENT_PROVIDER_URL = env("PAYMENT_PROVIDER_URL", default="http://127.0.0.1:8200")
 PAYMENT_PROVIDER_TIMEOUT = env.float("PAYMENT_PROVIDER_TIMEOUT", default=5.0)
 PAYMENT_RETRY_BACKOFF_MAX = env.int("PAYMENT_RETRY_BACKOFF_MAX", default=60)
+# Circuit breaker (payments/breaker.py): this many provider calls in a row without a definite
+# answer open it; then no call goes to the provider for the cool-down.
+PAYMENT_BREAKER_FAIL_MAX = env.int("PAYMENT_BREAKER_FAIL_MAX", default=5)
+PAYMENT_BREAKER_RESET_SECONDS = env.float("PAYMENT_BREAKER_RESET_SECONDS", default=30.0)
 PAYMENT_COMMISSION_PERCENT = env.str("PAYMENT_COMMISSION_PERCENT", default="5.00")
 PAYMENT_COMMISSION_FIXED_FEE = env.str("PAYMENT_COMMISSION_FIXED_FEE", default="0.50")
 
