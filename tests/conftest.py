@@ -132,6 +132,7 @@ class WorkerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited; see {self.log_path}")
             time.sleep(0.2)
+        self.kill()  # left running, it would consume later tests' messages with nobody watching
         raise RuntimeError(f"worker did not start; see {self.log_path}")
 
     def child_pids(self) -> list[int]:
