@@ -1,49 +1,67 @@
 """Emails to buyers: a booking's confirmation (ticket PDF attached), its cancellation (with the
 refund, and whether the organizer cancelled the event), a declined payment, and the welcome.
 
-Each (booking, kind), and each (user, kind) for the welcome, is sent at most once and at least
-once:
+Each (booking, kind) is sent once, and its record never depends on a connection that may die
+while the mail goes out (a PostgreSQL restart sent confirmations twice when the record was
+committed in the transaction that sent the mail):
 
-1. In one transaction, insert the ``SentNotification`` (or ``SentUserNotification``) row. A
-   concurrent duplicate blocks on the unique index until this transaction ends, then either
-   sees the row (already sent) or, if this one rolled back, goes ahead itself.
-2. Send over SMTP, still inside the transaction.
-3. Commit only after the SMTP server accepted the message. A failed send raises, the
-   transaction rolls back, no row remains, and the task's retry sends again.
+1. A PostgreSQL session lock on (booking, kind) is taken: a concurrent duplicate waits here
+   until this send is over, then finds it recorded.
+2. A ``SentNotification`` claim (our token, no ``sent_at``) is committed.
+3. The mail goes to the SMTP server. A failed send deletes the claim and raises; the task's
+   retry sends again.
+4. The claim is marked sent. If the connection died meanwhile (the session lock went with it),
+   the mark is retried on fresh connections for ``NOTIFICATION_RECORD_RETRY_SECONDS``: the send
+   is known to have happened, so nothing is sent again.
 
-The one window left is a commit that fails after the SMTP server accepted the message (the
-database went away in between): the retry then sends a second copy. At-least-once is the
-deliberate choice there; a lost ticket is worse than a duplicate.
+The welcome (one per user) is recorded in the transaction that sends it (``_send_once``): a
+PostgreSQL restart in the middle can send it twice, which a welcome can afford.
+
+A duplicate that finds a claim not marked sent (its sender is retrying the mark) raises
+``SendInProgress`` and is retried later. Only a claim older than
+``NOTIFICATION_CLAIM_SECONDS`` (its sender died between the SMTP server's acceptance and the
+mark) is taken over and sent again: at-least-once there, since a lost ticket is worse than a
+duplicate.
 """
 
+import contextlib
 import enum
 import logging
 import smtplib
 import socket
+import time
+import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from notifications.models import SentNotification, SentUserNotification
 from notifications.pdf import format_price, holder_name, render_booking_pdf
 from registration_worker.models import Booking
+from registration_worker.retries import drop_dead_database_connections
 from shared.enums import BookingStatus, EventStatus, FailureReason
 from shared.local_time import format_local
+from shared.transient import TRANSIENT_ERRORS as DEPENDENCY_ERRORS
 
 log = logging.getLogger(__name__)
 
+
 # What makes a send worth retrying: the SMTP server or the network (or the database) had a
 # problem that may go away. Anything else is a bug and fails loudly.
+class SendInProgress(Exception):
+    """Another sender claimed this email and may have sent it; look again later."""
+
+
 TRANSIENT_ERRORS = (
+    SendInProgress,
     smtplib.SMTPException,
-    ConnectionError,
-    TimeoutError,
     socket.gaierror,
-    OperationalError,
+    *DEPENDENCY_ERRORS,
 )
 
 
@@ -162,9 +180,8 @@ _KINDS = {
 def perform_send_once(booking_id, kind: SentNotification.Kind) -> Outcome:
     """Send the ``kind`` email of a booking unless it was sent before.
 
-    Must not be called inside an outer transaction: the row that records the send has to
-    commit right after the SMTP server accepted the message. Raises one of
-    ``TRANSIENT_ERRORS`` when sending failed and a retry may succeed.
+    Must not be called inside an outer transaction: the claim and the mark each commit on
+    their own. Raises one of ``TRANSIENT_ERRORS`` when sending failed and a retry may succeed.
     """
     expected_status, applies, build = _KINDS[kind]
     booking = Booking.objects.select_related("buyer", "event__venue").filter(pk=booking_id).first()
@@ -179,8 +196,17 @@ def perform_send_once(booking_id, kind: SentNotification.Kind) -> Outcome:
         )
         return Outcome.NO_ADDRESS
 
-    if not _send_once(SentNotification, {"booking": booking, "kind": kind}, lambda: build(booking)):
-        return Outcome.ALREADY_SENT
+    with _sending_lock(booking.pk, kind):
+        claim = _claim(booking, kind)
+        if claim is None:
+            return Outcome.ALREADY_SENT
+        try:
+            build(booking).send()
+        except Exception:
+            with contextlib.suppress(*DEPENDENCY_ERRORS):
+                SentNotification.objects.filter(pk=claim.pk, claim=claim.claim).delete()
+            raise
+        _mark_sent(claim)
     log.info("sent %s for booking %s to %s", kind, booking.reference, booking.buyer.email)
     return Outcome.SENT
 
@@ -196,6 +222,62 @@ def _send_once(record_model, key: dict, build) -> bool:
             return False
         build().send()
     return True
+
+
+@contextlib.contextmanager
+def _sending_lock(booking_id, kind: str):
+    """A session-level advisory lock of this connection on (booking, kind)."""
+    key = f"email:{booking_id}:{kind}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+    try:
+        yield
+    finally:
+        # A dead connection took the lock with it.
+        with contextlib.suppress(*DEPENDENCY_ERRORS), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+
+
+def _claim(booking: Booking, kind: str) -> SentNotification | None:
+    """Our committed claim, or None if the email was sent; raises SendInProgress."""
+    token = uuid.uuid4()
+    with transaction.atomic(durable=True):  # committed before the mail goes out
+        row, created = SentNotification.objects.select_for_update().get_or_create(
+            booking=booking, kind=kind, defaults={"claim": token}
+        )
+        if created:
+            return row
+        if row.sent_at is not None:
+            return None
+        age = (timezone.now() - row.claimed_at).total_seconds()
+        if age < settings.NOTIFICATION_CLAIM_SECONDS:
+            raise SendInProgress(f"{kind} of booking {booking.pk} claimed {age:.0f} s ago")
+        log.warning("taking over the %s claim of booking %s (%.0f s old)", kind, booking.pk, age)
+        row.claim, row.claimed_at = token, timezone.now()
+        row.save(update_fields=["claim", "claimed_at"])
+        return row
+
+
+def _mark_sent(claim: SentNotification) -> None:
+    """Record the accepted send; retried on fresh connections, never by sending again."""
+    give_up_at = time.monotonic() + settings.NOTIFICATION_RECORD_RETRY_SECONDS
+    wait = 0.5
+    while True:
+        try:
+            SentNotification.objects.filter(pk=claim.pk, claim=claim.claim).update(
+                sent_at=timezone.now()
+            )
+            return
+        except DEPENDENCY_ERRORS as exc:
+            if time.monotonic() + wait > give_up_at:
+                log.error("sent %s for booking %s but could not record it (%s)",
+                          claim.kind, claim.booking_id, exc)  # fmt: skip
+                return
+            log.warning("recording the sent %s of booking %s failed (%s); again in %.1f s",
+                        claim.kind, claim.booking_id, type(exc).__name__, wait)  # fmt: skip
+            drop_dead_database_connections()
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
 
 
 def send_booking_confirmation(booking_id) -> Outcome:

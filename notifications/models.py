@@ -2,14 +2,16 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class SentNotification(models.Model):
-    """One row per (booking, kind) that reached the SMTP server.
+    """One row per (booking, kind): claimed before the send, marked sent after it.
 
-    The row is inserted in the same transaction that sends the mail and commits only after the
-    SMTP server accepted it (see ``notifications.emails``): a failed send leaves no row, a
-    concurrent duplicate waits on the unique index until the first one commits or rolls back.
+    The claim commits before the SMTP server is contacted and the mark after it accepted the
+    message, each in its own transaction (see ``notifications.emails``): the record of a send
+    never depends on a connection that may die while the mail goes out. A failed send deletes
+    its claim.
     """
 
     class Kind(models.TextChoices):
@@ -21,10 +23,12 @@ class SentNotification(models.Model):
         "registration_worker.Booking", on_delete=models.CASCADE, related_name="notifications_sent"
     )
     kind = models.CharField(max_length=40, choices=Kind.choices)
-    sent_at = models.DateTimeField(auto_now_add=True)
+    claim = models.UUIDField(null=True, blank=True, help_text="The sender holding the claim.")
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="Empty: claimed, not sent.")
 
     class Meta:
-        ordering = ["-sent_at"]
+        ordering = ["-claimed_at"]
         constraints = [
             models.UniqueConstraint(fields=["booking", "kind"], name="one_notification_per_kind")
         ]

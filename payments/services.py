@@ -33,6 +33,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from payments import commission
+from payments.breaker import provider_circuit_open
 from payments.models import Payment, PaymentAttempt
 from payments.providers.base import Outcome, ProviderResult, get_provider
 from payments.selectors import refund_deadline
@@ -72,6 +73,11 @@ def check_payment_token(*, requires_payment: bool, total: Decimal, token: str) -
             code="payment_token_required",
         )
     return True
+
+
+def has_payment(*, booking: Booking) -> bool:
+    """Whether the registration of ``booking`` opened a payment (it is a paid one)."""
+    return Payment.objects.filter(booking=booking).exists()
 
 
 def open_payment(*, booking: Booking, token: str) -> Payment:
@@ -146,6 +152,9 @@ def _payment_of(booking_id) -> Payment | None:
 
 
 def _charge(payment: Payment) -> ProviderResult:
+    if provider_circuit_open():
+        # The bank failed repeatedly: the booking stays pending and the task retries later.
+        raise PaymentPending(f"payment provider circuit open; booking {payment.booking_id} waits")
     # Counted (and committed) before the call: from now on the bank may have charged.
     Payment.objects.filter(pk=payment.pk).update(attempts=F("attempts") + 1)
     payment.attempts += 1

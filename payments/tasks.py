@@ -3,13 +3,11 @@
 import logging
 
 from celery import shared_task
-from celery.signals import worker_ready
 from django.conf import settings
-from kombu import Exchange, Queue
 
 from payments import services
 from shared.contracts import ChargeBooking
-from shared.messaging import CHARGE_BOOKING_TASK, PAYMENTS_DLQ, PAYMENTS_DLX, PAYMENTS_QUEUE
+from shared.messaging import CHARGE_BOOKING_TASK
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +43,3 @@ def charge_booking(self, command: dict) -> str:
 @shared_task(name="payments.sweep_payments")
 def sweep_payments() -> dict:
     return services.sweep_payments()
-
-
-@worker_ready.connect
-def declare_dead_letter_queue(sender, **kwargs) -> None:
-    """A payments worker makes sure the queue's dead-letter exchange and queue exist."""
-    if PAYMENTS_QUEUE not in sender.app.amqp.queues.consume_from:
-        return
-    with sender.app.connection_for_write() as conn:
-        Queue(
-            PAYMENTS_DLQ,
-            Exchange(PAYMENTS_DLX, type="direct"),
-            routing_key=PAYMENTS_DLQ,
-            queue_arguments={"x-queue-type": "quorum"},
-        )(conn.default_channel).declare()

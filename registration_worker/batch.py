@@ -79,6 +79,7 @@ def process_bookings(commands: Sequence[ProcessBookingCommand]) -> dict[str, str
     found = Booking.objects.in_bulk([uuid.UUID(b) for b in by_id])
     statuses: dict[str, str | None] = {}
     reconfirm: list[Hold] = []
+    refailed: list[Hold] = []
     pending: list[tuple[ProcessBookingCommand, Booking]] = []
     for booking_id, command in by_id.items():
         booking = found.get(uuid.UUID(booking_id))
@@ -92,6 +93,12 @@ def process_bookings(commands: Sequence[ProcessBookingCommand]) -> dict[str, str
             reconfirm.append(hold_of(command))
         elif booking.status == BookingStatus.PENDING:
             pending.append((command, booking))
+        elif booking.status == BookingStatus.FAILED:
+            # Failed, then an outage cut the release off before the retry: release again
+            # (compare-and-delete, so it never frees seats another hold owns).
+            refailed.append(hold_of(command))
+    for hold in refailed:
+        release_and_announce(hold)
     if not pending:
         seat_locks().confirm_many(reconfirm)
         return statuses

@@ -11,8 +11,11 @@ so a worker killed mid-batch leaves the whole batch unacknowledged and RabbitMQ 
 
 Why not celery-batches: 0.11 requires celery < 5.7, and it acknowledges acks_late requests
 even when the batch raised, which would drop accepted registrations on a database outage.
-Here a failed batch is retried command by command, and a command that still fails is
-requeued: the quorum queue's delivery limit then dead-letters it to ``bookings.dlq``.
+Here a batch that hits our own outage (Redis, PostgreSQL, RabbitMQ) runs again with backoff
+(``retries.run_through_outages``) and is requeued, never acked, if the outage outlasts the
+budget; a batch that fails otherwise is retried command by command, and a command that still
+fails is requeued: the quorum queue's delivery limit then dead-letters it to ``bookings.dlq``.
+An unreadable message goes to ``bookings.dlq`` at once.
 
 Batching needs the thread pool (``--pool threads``, as in the Procfile): the batch keeps the
 live messages, which a process pool could not receive. Other pools run one command per task.
@@ -30,7 +33,10 @@ from celery.worker.strategy import default as default_strategy
 from django.conf import settings
 from django.db import close_old_connections
 
+from registration_worker.retries import run_through_outages
 from shared.contracts import ProcessBookingCommand
+from shared.messaging import BOOKINGS_QUEUE
+from shared.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,9 @@ log = logging.getLogger(__name__)
 # next batch instead of many small ones.
 _IN_FLIGHT = 2
 _celery_log = get_logger(__name__)  # what ack/reject log their errors to
+# A command booked alone after its batch failed for another reason: a short retry budget, the
+# delivery limit bounds the rest.
+_ONE_BY_ONE_BUDGET_SECONDS = 10.0
 
 
 class _Delivery:
@@ -52,9 +61,12 @@ class _Delivery:
 
 def batching_strategy(task, app, consumer, **kwargs):
     """Build the message handler of the booking task (called by Celery per consumer start)."""
+    if BOOKINGS_QUEUE not in app.amqp.queues.consume_from:
+        # Every worker builds a strategy for every task it knows; only the booking worker
+        # receives this one.
+        return default_strategy(task, app, consumer, **kwargs)
     if not isinstance(consumer.pool, ThreadPool):
-        # Every worker builds a strategy for every task it knows, the notifier's process pool
-        # too; such a worker books one command per task, exactly as before batching.
+        # A booking worker on another pool books one command per task, as before batching.
         log.info("%s is not batched outside the thread pool", task.name)
         return default_strategy(task, app, consumer, **kwargs)
     size = settings.BOOKING_BATCH_SIZE
@@ -119,17 +131,28 @@ def _ignore(_result):
 def run_batch(batch: list[_Delivery], errors) -> None:
     """Book a batch; ack every message after the commit (runs in a pool thread)."""
     from registration_worker import batch as booking_batch  # the worker's Django is set up now
+    from registration_worker.services import hold_of
 
     close_old_connections()  # what Celery's Django fixup does around each task
     try:
         commands = [_command_of(delivery) for delivery in batch]
+        readable = [c for c in commands if c is not None]
         started = time.monotonic()
         try:
-            booking_batch.process_bookings([c for c in commands if c is not None])
-        except Exception:
-            log.exception("booking batch of %s failed; booking one by one", len(batch))
+            run_through_outages(
+                lambda: booking_batch.process_bookings(readable),
+                holds=[hold_of(c) for c in readable],
+            )
+        except Exception as exc:
             close_old_connections()
-            _one_by_one(batch, commands, errors)
+            if is_transient(exc):
+                log.warning(
+                    "booking batch of %s requeued: the outage outlasted its retries", len(batch)
+                )
+                _requeue(batch, commands, errors)
+            else:
+                log.exception("booking batch of %s failed; booking one by one", len(batch))
+                _one_by_one(batch, commands, errors)
             return
         for delivery, command in zip(batch, commands, strict=True):
             if command is None:
@@ -153,16 +176,30 @@ def _command_of(delivery: _Delivery) -> ProcessBookingCommand | None:
 
 def _one_by_one(batch: list[_Delivery], commands, errors) -> None:
     from registration_worker import batch as booking_batch
+    from registration_worker.services import hold_of
 
     for delivery, command in zip(batch, commands, strict=True):
         if command is None:
             delivery.reject(_celery_log, errors, False)  # to bookings.dlq: never readable
             continue
         try:
-            booking_batch.process_bookings([command])
-        except Exception:
-            log.exception("booking %s failed; requeued", command.booking_id)
+            run_through_outages(
+                lambda command=command: booking_batch.process_bookings([command]),
+                holds=[hold_of(command)],
+                budget_seconds=_ONE_BY_ONE_BUDGET_SECONDS,
+            )
+        except Exception as exc:
+            log.log(
+                logging.WARNING if is_transient(exc) else logging.ERROR,
+                "booking %s failed; requeued", command.booking_id, exc_info=True,
+            )  # fmt: skip
             close_old_connections()
             delivery.reject(_celery_log, errors, True)  # the delivery limit stops a poison one
             continue
         delivery.ack(_celery_log, errors)
+
+
+def _requeue(batch: list[_Delivery], commands, errors) -> None:
+    """Hand a batch back to RabbitMQ: never acked, since none of it is known to be done."""
+    for delivery, command in zip(batch, commands, strict=True):
+        delivery.reject(_celery_log, errors, command is not None)  # unreadable: bookings.dlq

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from registration_worker import batch, outbox, services
+from registration_worker import batch, outbox, redrive, services
 from shared.contracts import ProcessBookingCommand
 from shared.messaging import PROCESS_BOOKING_TASK
 
@@ -28,3 +28,8 @@ def relay_outbox() -> int:
 @shared_task(name="registration_worker.expire_pending_registrations")
 def expire_pending_registrations() -> int:
     return services.expire_stale_registrations()
+
+
+@shared_task(name="registration_worker.redrive_pending_bookings")
+def redrive_pending_bookings() -> int:
+    return redrive.redrive_pending_bookings()

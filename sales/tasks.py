@@ -7,12 +7,10 @@ applying twice is harmless (``projector.apply_message``).
 """
 
 from celery import shared_task
-from celery.signals import worker_ready
 from django.db import OperationalError
-from kombu import Exchange, Queue
 
 from sales.projector import apply_message
-from shared.messaging import PROJECT_SALES_TASK, SALES_DLQ, SALES_DLX, SALES_QUEUE
+from shared.messaging import PROJECT_SALES_TASK
 
 
 @shared_task(
@@ -30,17 +28,3 @@ from shared.messaging import PROJECT_SALES_TASK, SALES_DLQ, SALES_DLX, SALES_QUE
 )
 def project_event(topic: str, payload: dict, message_id: int) -> bool:
     return apply_message(message_id=message_id, topic=topic, payload=payload)
-
-
-@worker_ready.connect
-def declare_dead_letter_queue(sender, **kwargs) -> None:
-    """A projector makes sure the sales queue's dead-letter exchange and queue exist."""
-    if SALES_QUEUE not in sender.app.amqp.queues.consume_from:
-        return
-    with sender.app.connection_for_write() as conn:
-        Queue(
-            SALES_DLQ,
-            Exchange(SALES_DLX, type="direct"),
-            routing_key=SALES_DLQ,
-            queue_arguments={"x-queue-type": "quorum"},
-        )(conn.default_channel).declare()

@@ -3,9 +3,19 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
 
 app = Celery("ticketing")
 app.config_from_object("ticketing.celery_config")
 app.autodiscover_tasks(["registration_worker", "notifications", "ticketing", "payments", "sales"])
+
+
+@worker_init.connect
+@beat_init.connect
+def declare_broker_topology(sender, **kwargs) -> None:
+    """Every exchange, queue and binding exists before a worker consumes or beat publishes."""
+    from ticketing.broker import declare_topology
+
+    declare_topology(app)

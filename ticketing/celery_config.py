@@ -7,10 +7,13 @@ from shared.messaging import (
     BOOKINGS_DLQ,
     BOOKINGS_DLX,
     BOOKINGS_QUEUE,
+    NOTIFICATIONS_DLQ,
+    NOTIFICATIONS_DLX,
     NOTIFICATIONS_QUEUE,
     PAYMENTS_DLQ,
     PAYMENTS_DLX,
     PAYMENTS_QUEUE,
+    PERIODIC_QUEUE,
     SALES_DLQ,
     SALES_DLX,
     SALES_QUEUE,
@@ -35,35 +38,35 @@ worker_prefetch_multiplier = 1
 worker_detect_quorum_queues = True
 
 task_default_queue = NOTIFICATIONS_QUEUE
+
+
+def _work_queue(name: str, delivery_limit: int, dead_letters: tuple[str, str]) -> Queue:
+    """A quorum queue with a delivery limit, dead-lettered to ``<name>.dlx`` -> ``<name>.dlq``.
+
+    Behind a topic exchange (not direct), so that retries with a countdown go through
+    RabbitMQ's native delayed delivery instead of waiting unacknowledged in the worker.
+    Declared with everything else by ``ticketing/broker.py`` before the workers start.
+    """
+    dlx, dlq = dead_letters
+    return Queue(
+        name,
+        Exchange(name, type="topic"),
+        routing_key=name,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": dlx,
+            "x-dead-letter-routing-key": dlq,
+        },
+    )
+
+
 task_queues = (
-    Queue(
-        BOOKINGS_QUEUE,
-        Exchange(BOOKINGS_QUEUE, type="direct"),
-        routing_key=BOOKINGS_QUEUE,
-        queue_arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": settings.BOOKINGS_DELIVERY_LIMIT,
-            "x-dead-letter-exchange": BOOKINGS_DLX,
-            "x-dead-letter-routing-key": BOOKINGS_DLQ,
-        },
-    ),
-    Queue(
+    _work_queue(BOOKINGS_QUEUE, settings.BOOKINGS_DELIVERY_LIMIT, (BOOKINGS_DLX, BOOKINGS_DLQ)),
+    _work_queue(
         NOTIFICATIONS_QUEUE,
-        Exchange(NOTIFICATIONS_QUEUE, type="direct"),
-        routing_key=NOTIFICATIONS_QUEUE,
-    ),
-    # A topic exchange (not direct) so that the payment task's retries with a countdown use
-    # RabbitMQ's native delayed delivery instead of waiting unacknowledged in the worker.
-    Queue(
-        PAYMENTS_QUEUE,
-        Exchange(PAYMENTS_QUEUE, type="topic"),
-        routing_key=PAYMENTS_QUEUE,
-        queue_arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": settings.PAYMENTS_DELIVERY_LIMIT,
-            "x-dead-letter-exchange": PAYMENTS_DLX,
-            "x-dead-letter-routing-key": PAYMENTS_DLQ,
-        },
+        settings.NOTIFICATIONS_DELIVERY_LIMIT,
+        (NOTIFICATIONS_DLX, NOTIFICATIONS_DLQ),
     ),
     # The sales read model's projector (sales/tasks.py): idempotent by outbox message id.
     Queue(
@@ -77,6 +80,9 @@ task_queues = (
             "x-dead-letter-routing-key": SALES_DLQ,
         },
     ),
+    _work_queue(PAYMENTS_QUEUE, settings.PAYMENTS_DELIVERY_LIMIT, (PAYMENTS_DLX, PAYMENTS_DLQ)),
+    # Beat's ticks: a durable classic queue of their own; a lost tick is repeated by the next.
+    Queue(PERIODIC_QUEUE, Exchange(PERIODIC_QUEUE, type="topic"), routing_key=PERIODIC_QUEUE),
 )
 task_routes = {
     "registration_worker.*": {"queue": BOOKINGS_QUEUE, "routing_key": BOOKINGS_QUEUE},
@@ -85,15 +91,27 @@ task_routes = {
     "payments.*": {"queue": PAYMENTS_QUEUE, "routing_key": PAYMENTS_QUEUE},
     "sales.*": {"queue": SALES_QUEUE, "routing_key": SALES_QUEUE},
 }
+# Undecodable messages go to the dead letters instead of being acked (ticketing/broker.py).
+worker_consumer = "ticketing.broker:DeadLetteringConsumer"
+
+
+def _tick(task: str, every: float) -> dict:
+    """A beat entry on the periodic queue; a tick not run within its period is dropped (the
+    next one does the same work), so an outage does not leave a pile of them."""
+    return {
+        "task": task,
+        "schedule": every,
+        "options": {"queue": PERIODIC_QUEUE, "routing_key": PERIODIC_QUEUE, "expires": every},
+    }
+
 
 beat_schedule = {
-    "relay-outbox": {"task": "registration_worker.relay_outbox", "schedule": 5.0},
-    "expire-pending-registrations": {
-        "task": "registration_worker.expire_pending_registrations",
-        "schedule": 15.0,
-    },
-    "reconcile-sold-seats": {"task": "ticketing.reconcile_sold_seats", "schedule": 60.0},
+    "relay-outbox": _tick("registration_worker.relay_outbox", 5.0),
+    "expire-pending-registrations": _tick("registration_worker.expire_pending_registrations", 15.0),
+    # Pending bookings whose command is no longer in flight are published again.
+    "redrive-pending-bookings": _tick("registration_worker.redrive_pending_bookings", 15.0),
+    "reconcile-sold-seats": _tick("ticketing.reconcile_sold_seats", 60.0),
     # Compensate bookings unpaid after their deadline, refund charges that outlived a booking.
-    "sweep-payments": {"task": "payments.sweep_payments", "schedule": 10.0},
+    "sweep-payments": _tick("payments.sweep_payments", 10.0),
 }
 beat_schedule_filename = str(settings.BASE_DIR / "var" / "celerybeat-schedule")

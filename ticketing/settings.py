@@ -87,6 +87,9 @@ DATABASES["default"]["OPTIONS"] = {
     },
     "connect_timeout": 5,
 }
+# With the pool this makes psycopg check a connection (one empty round trip) before handing
+# it out: after a PostgreSQL restart the idle ones are dead and would fail their next request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -132,6 +135,14 @@ PAYMENTS_DELIVERY_LIMIT = env.int("PAYMENTS_DELIVERY_LIMIT", default=10)
 SALES_DELIVERY_LIMIT = env.int("SALES_DELIVERY_LIMIT", default=10)
 # How often the organizer's sales dashboard asks for fresh figures while it is open.
 SALES_DASHBOARD_REFRESH_SECONDS = env.int("SALES_DASHBOARD_REFRESH_SECONDS", default=3)
+NOTIFICATIONS_DELIVERY_LIMIT = env.int("NOTIFICATIONS_DELIVERY_LIMIT", default=10)
+# A batch that hits our own outage (Redis, PostgreSQL, RabbitMQ) runs again after waits that
+# double up to this cap; past the budget its messages go back to RabbitMQ, never acked.
+BOOKING_RETRY_MAX_WAIT_SECONDS = env.float("BOOKING_RETRY_MAX_WAIT_SECONDS", default=10.0)
+BOOKING_RETRY_BUDGET_SECONDS = env.float("BOOKING_RETRY_BUDGET_SECONDS", default=120.0)
+# A queued booking still pending this long after its command was published, with no command
+# waiting in the bookings queue, gets its command published again (registration_worker/redrive.py).
+BOOKING_REDRIVE_AFTER_SECONDS = env.float("BOOKING_REDRIVE_AFTER_SECONDS", default=60.0)
 
 # --- Payments (payments/): the provider, its timeouts and the platform's commission ----------
 PAYMENT_PROVIDER = env(
@@ -143,6 +154,10 @@ PAYMENT_PROVIDER_URL = env("PAYMENT_PROVIDER_URL", default="http://127.0.0.1:820
 PAYMENT_PROVIDER_PUBLIC_URL = env("PAYMENT_PROVIDER_PUBLIC_URL", default=PAYMENT_PROVIDER_URL)
 PAYMENT_PROVIDER_TIMEOUT = env.float("PAYMENT_PROVIDER_TIMEOUT", default=5.0)
 PAYMENT_RETRY_BACKOFF_MAX = env.int("PAYMENT_RETRY_BACKOFF_MAX", default=60)
+# Circuit breaker (payments/breaker.py): this many provider calls in a row without a definite
+# answer open it; then no call goes to the provider for the cool-down.
+PAYMENT_BREAKER_FAIL_MAX = env.int("PAYMENT_BREAKER_FAIL_MAX", default=5)
+PAYMENT_BREAKER_RESET_SECONDS = env.float("PAYMENT_BREAKER_RESET_SECONDS", default=30.0)
 PAYMENT_COMMISSION_PERCENT = env.str("PAYMENT_COMMISSION_PERCENT", default="5.00")
 PAYMENT_COMMISSION_FIXED_FEE = env.str("PAYMENT_COMMISSION_FIXED_FEE", default="0.50")
 
@@ -151,6 +166,11 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025")
 vars().update(EMAIL_CONFIG)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ticketing <tickets@localhost>")
+# An email's send is claimed before the SMTP server is contacted and marked sent after
+# (notifications/emails.py): a failed mark is retried this long; a claim never marked is taken
+# over (sent again) only once this old, i.e. after its sender died mid-send.
+NOTIFICATION_RECORD_RETRY_SECONDS = env.float("NOTIFICATION_RECORD_RETRY_SECONDS", default=60.0)
+NOTIFICATION_CLAIM_SECONDS = env.float("NOTIFICATION_CLAIM_SECONDS", default=120.0)
 
 # --- Keycloak / OIDC -----------------------------------------------------------------------
 KEYCLOAK_URL = env("KEYCLOAK_URL", default="http://localhost:8180")

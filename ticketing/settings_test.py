@@ -11,6 +11,8 @@ os.environ.setdefault(
 )
 os.environ.setdefault("THROTTLE_HOLDS", "100000/min")
 os.environ.setdefault("THROTTLE_REGISTRATIONS", "100000/min")
+# The payment provider's circuit breaker cools down in 2 s, not 30: tests stop the bank briefly.
+os.environ.setdefault("PAYMENT_BREAKER_RESET_SECONDS", "2")
 
 from .settings import *  # noqa: F403
 

@@ -64,8 +64,11 @@ _provider: PaymentProvider | None = None
 
 
 def get_provider() -> PaymentProvider:
-    """The process-wide provider named by ``settings.PAYMENT_PROVIDER``."""
+    """The process-wide provider named by ``settings.PAYMENT_PROVIDER``, behind the circuit
+    breaker (``payments/breaker.py``)."""
     global _provider
     if _provider is None:
-        _provider = import_string(settings.PAYMENT_PROVIDER)()
+        from payments.breaker import GuardedProvider
+
+        _provider = GuardedProvider(import_string(settings.PAYMENT_PROVIDER)())
     return _provider

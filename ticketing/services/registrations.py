@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from payments import services as payments
 from registration_worker.models import Booking
@@ -63,6 +64,11 @@ def request_fingerprint(hold_id: str) -> str:
     return hashlib.sha256(f"hold={hold_id}".encode()).hexdigest()
 
 
+# A simple registration runs in milliseconds: one still pending after this long was cut off
+# by our own outage (its request answered 503), and a retry with its key runs it again.
+INTERRUPTED_AFTER_SECONDS = 5
+
+
 def _replay(user_id: int, idempotency_key: str, fingerprint: str) -> Registration | None:
     booking = Booking.objects.filter(buyer_id=user_id, idempotency_key=idempotency_key).first()
     if booking is None:
@@ -72,9 +78,21 @@ def _replay(user_id: int, idempotency_key: str, fingerprint: str) -> Registratio
             "This Idempotency-Key was already used with a different request.",
             code="idempotency_key_reused",
         )
+    if booking.failure_reason == FailureReason.BROKER_UNAVAILABLE:
+        # Failed by our outage, not the buyer's doing (before registrations were outbox-first):
+        # free the key, so this request registers afresh.
+        retired = f"{idempotency_key[:91]}~{booking.pk.hex[:8]}"
+        Booking.objects.filter(pk=booking.pk).update(idempotency_key=retired)
+        return None
     if booking.source == BookingSource.SIMPLE and booking.status == BookingStatus.PENDING:
-        raise Conflict("The first request with this key is still running.", code="in_progress")
+        age = (timezone.now() - booking.created_at).total_seconds()
+        if age < INTERRUPTED_AFTER_SECONDS:
+            raise Conflict("The first request with this key is still running.", code="in_progress")
     return Registration(booking, replayed=True)
+
+
+def _interrupted(booking: Booking) -> bool:
+    return booking.source == BookingSource.SIMPLE and booking.status == BookingStatus.PENDING
 
 
 def _ticket_lines(hold, rules) -> tuple[list[TicketLine], Decimal, str]:
@@ -102,6 +120,21 @@ def _ticket_lines(hold, rules) -> tuple[list[TicketLine], Decimal, str]:
     return lines, total, currency
 
 
+def _command(booking, hold, rules, lines, currency, *, trace_id, paid) -> ProcessBookingCommand:
+    return ProcessBookingCommand(
+        command_id=str(booking.pk),
+        booking_id=str(booking.pk),
+        event_id=hold.event_id,
+        hold_id=hold.hold_id,
+        buyer_id=booking.buyer_id,
+        currency=currency,
+        lines=tuple(lines),
+        ga_capacity=rules.capacity,
+        trace_id=trace_id,
+        payment_required=paid,
+    )
+
+
 def register_hold(
     *, user_id: int, hold_id: str, idempotency_key: str, trace_id: str = "", payment_token: str = ""
 ) -> Registration:
@@ -111,17 +144,23 @@ def register_hold(
     """
     fingerprint = request_fingerprint(hold_id)
     replay = _replay(user_id, idempotency_key, fingerprint)
-    if replay is not None:
+    if replay is not None and not _interrupted(replay.booking):
         return replay
 
     hold = access_hold(user_id=user_id, hold_id=hold_id)
     rules = get_event_rules(hold.event_id)
     lines, total, currency = _ticket_lines(hold, rules)
+    trace_id = trace_id or uuid.uuid4().hex
+    if replay is not None:
+        # Cut off by our own outage: run it again (idempotent by booking id), as first asked.
+        booking = replay.booking
+        paid = payments.has_payment(booking=booking)
+        command = _command(booking, hold, rules, lines, currency, trace_id=trace_id, paid=paid)
+        return Registration(process_booking(command), replayed=True)
     paid = payments.check_payment_token(
         requires_payment=rules.requires_payment, total=total, token=payment_token
     )
     queued = rules.registration_mode == RegistrationMode.QUEUED
-    trace_id = trace_id or uuid.uuid4().hex
     try:
         with transaction.atomic():
             booking = Booking.objects.create(
@@ -136,18 +175,7 @@ def register_hold(
             )
             if paid:
                 payments.open_payment(booking=booking, token=payment_token)
-            command = ProcessBookingCommand(
-                command_id=str(booking.pk),
-                booking_id=str(booking.pk),
-                event_id=hold.event_id,
-                hold_id=hold_id,
-                buyer_id=user_id,
-                currency=currency,
-                lines=tuple(lines),
-                ga_capacity=rules.capacity,
-                trace_id=trace_id,
-                payment_required=paid,
-            )
+            command = _command(booking, hold, rules, lines, currency, trace_id=trace_id, paid=paid)
             if queued:
                 # Accepted once this commits: the command is in the outbox with the booking.
                 queue_registration(booking, command)

@@ -1,0 +1,108 @@
+"""An Idempotency-Key retry after our own outage succeeds; a failure the outage caused is never
+replayed to the buyer (issue 17)."""
+
+import threading
+import uuid
+from datetime import timedelta
+
+import httpx
+import psycopg
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from registration_worker.models import Booking, Ticket
+from tests.conftest import (
+    browser_headers,
+    create_seated_event,
+    seat_ids,
+    session_cookies,
+    test_database_url,
+)
+from tests.registration_worker.test_races import (
+    _wait_for_worker_blocked_on_lock,
+    assert_no_seat_sold_twice,
+)
+from ticketing.services.holds import create_hold
+from ticketing.services.registrations import register_hold, request_fingerprint
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_simple_registration_cut_off_by_postgresql_succeeds_on_retry(
+    api_server, make_user, organizer
+):
+    event = create_seated_event(organizer)
+    buyer = make_user()
+    with httpx.Client(
+        base_url=api_server, cookies=session_cookies(buyer), headers=browser_headers(), timeout=30
+    ) as client:
+        hold_id = client.post(
+            f"/api/v1/events/{event.pk}/holds/", json={"seats": seat_ids(event)[:2]}
+        ).json()["id"]
+        # given the ticket table locked, so the registration waits inside its transaction
+        with psycopg.connect(test_database_url()) as locker:
+            locker.execute("LOCK TABLE registration_worker_ticket IN SHARE MODE")
+            with httpx.Client(
+                base_url=api_server, cookies=session_cookies(buyer), headers=browser_headers()
+            ) as first:
+                answers = []
+                request = threading.Thread(
+                    target=lambda: answers.append(
+                        first.post(
+                            "/api/v1/registrations/",
+                            json={"hold": hold_id},
+                            headers={"Idempotency-Key": "cut-off"},
+                            timeout=30,
+                        )
+                    )
+                )
+                request.start()
+                _wait_for_worker_blocked_on_lock()
+                # when PostgreSQL drops the web process's connections mid-registration
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND pid <> %s",
+                        [locker.info.backend_pid],
+                    )
+                locker.rollback()
+                request.join(timeout=30)
+        # then the buyer was told it failed (not that it succeeded) ...
+        assert answers and answers[0].status_code >= 500
+        booking = Booking.objects.get(buyer=buyer, idempotency_key="cut-off")
+        assert booking.status == "pending"
+        # ... and the same request retried a little later books the seats
+        Booking.objects.filter(pk=booking.pk).update(
+            created_at=timezone.now() - timedelta(seconds=10)
+        )
+        retry = client.post(
+            "/api/v1/registrations/", json={"hold": hold_id}, headers={"Idempotency-Key": "cut-off"}
+        )
+    assert retry.status_code == 201, retry.content
+    assert retry.json()["status"] == "confirmed"
+    assert Booking.objects.filter(buyer=buyer).count() == 1
+    assert Ticket.objects.filter(booking__buyer=buyer).count() == 2
+    assert_no_seat_sold_twice(event)
+
+
+def test_a_failure_our_broker_outage_caused_is_not_replayed(make_user, organizer):
+    # given a registration that failed "broker_unavailable" (as before the outbox: the broker
+    # was down) while the buyer kept the hold
+    event = create_seated_event(organizer)
+    buyer = make_user()
+    hold = create_hold(buyer.pk, event.pk, seat_ids=seat_ids(event)[:2])
+    key = uuid.uuid4().hex
+    failed = Booking.objects.create(
+        buyer=buyer, event=event, source="queued", idempotency_key=key,
+        request_fingerprint=request_fingerprint(hold.id), hold_id=hold.id, status="failed",
+        failure_reason="broker_unavailable",
+    )  # fmt: skip
+    # when the buyer retries the same request with the same key
+    registration = register_hold(buyer.pk, hold.id, key)
+    # then it is registered afresh, not answered with our old failure
+    assert not registration.replayed
+    assert registration.booking.pk != failed.pk
+    assert registration.booking.status == "confirmed"
+    assert Booking.objects.get(buyer=buyer, idempotency_key=key).pk == registration.booking.pk
