@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from shared.contracts import ProcessBookingCommand
+from shared.redis_clients import REDIS_OUTAGE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 # next batch instead of many small ones.
 _IN_FLIGHT = 2
 _celery_log = get_logger(__name__)  # what ack/reject log their errors to
+# How long a batch waits out an unreachable seat-lock Redis before it gives up (a cluster
+# failover takes cluster-node-timeout plus an election: seconds), and its pace meanwhile.
+REDIS_OUTAGE_WAIT_S = 20
+REDIS_OUTAGE_RETRY_S = 0.25
 
 
 class _Delivery:
@@ -125,7 +130,7 @@ def run_batch(batch: list[_Delivery], errors) -> None:
         commands = [_command_of(delivery) for delivery in batch]
         started = time.monotonic()
         try:
-            booking_batch.process_bookings([c for c in commands if c is not None])
+            _book_waiting_out_redis(booking_batch, [c for c in commands if c is not None])
         except Exception:
             log.exception("booking batch of %s failed; booking one by one", len(batch))
             close_old_connections()
@@ -139,6 +144,27 @@ def run_batch(batch: list[_Delivery], errors) -> None:
         log.info("booked a batch of %s in %.1f ms", len(batch), (time.monotonic() - started) * 1e3)
     finally:
         close_old_connections()
+
+
+def _book_waiting_out_redis(booking_batch, commands: list[ProcessBookingCommand]) -> None:
+    """Book the batch; while the seat-lock Redis is unreachable (a Redis Cluster failover
+    takes a few seconds) wait and try again, up to ``REDIS_OUTAGE_WAIT_S``.
+
+    Requeueing at once would spend the quorum queue's delivery limit within milliseconds and
+    dead-letter accepted registrations; the messages stay unacknowledged meanwhile, and a
+    batch may run again (process_bookings is idempotent).
+    """
+    deadline = time.monotonic() + REDIS_OUTAGE_WAIT_S
+    while True:
+        try:
+            booking_batch.process_bookings(commands)
+            return
+        except REDIS_OUTAGE_ERRORS as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("seat-lock Redis unavailable (%s); batch waits", exc)
+            close_old_connections()
+            time.sleep(REDIS_OUTAGE_RETRY_S)
 
 
 def _command_of(delivery: _Delivery) -> ProcessBookingCommand | None:

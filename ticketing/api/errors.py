@@ -2,7 +2,6 @@
 
 import logging
 
-import redis
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from kombu.exceptions import OperationalError as BrokerError
@@ -11,13 +10,14 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shared.exceptions import DependencyUnavailable, TicketingError
+from shared.redis_clients import REDIS_OUTAGE_ERRORS
 
 log = logging.getLogger(__name__)
 
 # How long clients should wait after a 503 before they try again.
 RETRY_AFTER_SECONDS = 5
 # Outages of Redis or RabbitMQ that may escape a service: a 503 to retry, never a 500.
-DEPENDENCY_ERRORS = (redis.ConnectionError, redis.TimeoutError, BrokerError)
+DEPENDENCY_ERRORS = (*REDIS_OUTAGE_ERRORS, BrokerError)
 
 _CODES = {
     status.HTTP_400_BAD_REQUEST: "bad_request",
