@@ -4,7 +4,17 @@ PY := .venv/bin/python
 VENV_STAMP := .venv/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run test bench lint format services keycloak migrate demo stop venv
+.PHONY: run test bench drill lint format services keycloak migrate demo stop venv
+
+# Processes of `make run`: WEB_WORKERS gunicorn workers, WS_WORKERS uvicorn workers,
+# BOOKING_WORKERS booking-worker processes (each a thread pool of BOOKING_THREADS).
+BOOKING_WORKERS ?= 1
+# REDIS_CLUSTER=1: the seat locks on the local Redis Cluster (infrastructure/redis_cluster.sh,
+# 127.0.0.1:7000-7005) instead of the single Redis; the channel layer and cache stay there.
+REDIS_CLUSTER ?= 0
+ifeq ($(REDIS_CLUSTER),1)
+export REDIS_CLUSTER_NODES := $(shell infrastructure/redis_cluster.sh nodes)
+endif
 
 $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
@@ -16,6 +26,7 @@ venv: $(VENV_STAMP)
 
 services: venv
 	@infrastructure/provision.sh
+	@if [ "$(REDIS_CLUSTER)" = 1 ]; then infrastructure/redis_cluster.sh start; fi
 
 keycloak:
 	@keycloak/keycloak.sh start
@@ -29,7 +40,7 @@ demo: migrate
 run: demo keycloak
 	@$(PY) manage.py collectstatic --noinput -v0
 	@infrastructure/print_urls.sh
-	honcho -d . -f infrastructure/Procfile start
+	honcho -d . -f infrastructure/Procfile start -c worker=$(BOOKING_WORKERS)
 
 test: services keycloak
 	ruff check .
@@ -38,6 +49,11 @@ test: services keycloak
 # Needs `make run` in another terminal; the bench starts only its own bare baseline server.
 bench: services keycloak
 	$(PY) -m bench $(BENCH_ARGS)
+
+# The failover drill on the local Redis Cluster (started by the test): a master is killed
+# mid-sale; prints the seconds without service, holds refused, seats sold twice, lost ones.
+drill: services
+	$(PY) -m pytest tests/cluster/test_failover_drill.py -q -s -p no:randomly
 
 lint: venv
 	ruff check .
