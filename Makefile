@@ -53,7 +53,7 @@ bench: services keycloak
 # The failover drill on the local Redis Cluster (started by the test): a master is killed
 # mid-sale; prints the seconds without service, holds refused, seats sold twice, lost ones.
 drill: services
-	$(PY) -m pytest tests/cluster/test_failover_drill.py -q -s -p no:randomly
+	$(PY) -m pytest tests/cluster/test_cluster_sale.py -k drill -q -s
 
 lint: venv
 	ruff check .

@@ -191,8 +191,15 @@ def booking_worker(django_db_setup, django_db_blocker, artifacts_dir):
         pool="threads",
         extra_args=("--prefetch-multiplier", "24"),
     ).start()
+    SINGLE_REDIS_BOOKING_WORKERS.append(worker)
     yield worker
+    SINGLE_REDIS_BOOKING_WORKERS.remove(worker)
     worker.stop()
+
+
+# The session's booking worker while it runs: the cluster tests pause it, since it would take
+# their commands from the same queue and check them against the single Redis.
+SINGLE_REDIS_BOOKING_WORKERS: list[WorkerProcess] = []
 
 
 @pytest.fixture(scope="session")
