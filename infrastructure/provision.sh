@@ -99,11 +99,7 @@ if port_open 5672 && $SUDO rabbitmqctl -q status >/dev/null 2>&1; then
 else
   $SUDO mkdir -p /var/lib/rabbitmq /var/log/rabbitmq
   $SUDO chown -R rabbitmq:rabbitmq /var/lib/rabbitmq /var/log/rabbitmq 2>/dev/null || true
-  # Every quorum queue keeps files open (Celery's delayed delivery alone declares 28 per vhost):
-  # with the default 1,024 descriptors (927 handles) a few vhosts exhaust them and the broker
-  # stops answering. Raise the limit for the broker it starts.
-  $SUDO sh -c 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec rabbitmq-server -detached' \
-    >"$LOG/rabbitmq-start.log" 2>&1 || true
+  $SUDO rabbitmq-server -detached >"$LOG/rabbitmq-start.log" 2>&1 || true
   wait_for rabbitmq "$MQ_LOG (and $LOG/rabbitmq-start.log)" 90 $SUDO rabbitmqctl -q await_startup --timeout 5
   wait_for rabbitmq "$MQ_LOG" 30 port_open 5672
   say rabbitmq "started on 127.0.0.1:5672"
