@@ -8,13 +8,9 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import socket
-import subprocess
-import time
 from pathlib import Path
 
-import httpx
+from infrastructure.processes import ManagedProcess, free_port, url_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "infrastructure" / "Procfile"
@@ -57,52 +53,25 @@ def web_command(port: int, procfile: Path = PROCFILE) -> list[str]:
     return [executable, *out[1:]]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class BareServer:
+class BareServer(ManagedProcess):
     """``with BareServer() as url:`` the bare baseline answering on ``url``."""
 
     def __init__(self):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.command = web_command(self.port)
-        self.process: subprocess.Popen | None = None
+        super().__init__(
+            self.command,
+            log_path=ROOT / "var" / "log" / "bench-bare.log",
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"},
+        )
 
     def __enter__(self) -> str:
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"}
-        log = ROOT / "var" / "log" / "bench-bare.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            # Its own process group: stopping it stops its workers too, and nothing else.
-            self.process = subprocess.Popen(
-                self.command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"the bare server exited at start; see {log}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self.url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.__exit__()
-        raise SystemExit(f"the bare server did not answer within 60 s; see {log}")
-
-    def __exit__(self, *exc):
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            self.start(url_answers(f"{self.url}/healthz"))
+        except RuntimeError as exc:
+            raise SystemExit(f"the bare server did not start: {exc}") from exc
+        return self.url
 
 
 def web_url(procfile: Path = PROCFILE) -> str | None:

@@ -23,10 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -34,7 +31,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import django
-import httpx
+
+from infrastructure.processes import ManagedProcess, free_port, url_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 SEATS = 20_000
@@ -50,9 +48,9 @@ def ensure_event(seats: int = SEATS):
     from django.utils import timezone
 
     from seatmaps.demo import stadium_svg
-    from seatmaps.models import SeatMap
+    from seatmaps.models import SeatMap, Venue
     from seatmaps.services import import_svg_map
-    from ticketing.models import Event, PriceCategory, Venue
+    from ticketing.models import Event, PriceCategory
     from ticketing.services.event_rules import publish_event_rules
 
     slug = f"{SLUG}-{seats}" if seats != SEATS else SLUG
@@ -92,48 +90,21 @@ def ensure_event(seats: int = SEATS):
     return event
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
+class Server(ManagedProcess):
     """uvicorn serving HTTP, WebSockets and static files on a spare port (same environment)."""
 
     def __init__(self):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-
-    def __enter__(self):
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
-        self.proc = subprocess.Popen(
+        super().__init__(
             [sys.executable, "-m", "uvicorn", "ticketing.asgi_static:application",
              "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off",
              "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env, start_new_session=True,
+            log_path=ROOT / "var" / "log" / "bench-browser-map.log",
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.2)
-            if self.proc.poll() is not None:
-                break
-        self.__exit__()
-        raise RuntimeError("uvicorn did not start")
 
-    def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+    def __enter__(self):
+        return self.start(url_answers(f"{self.url}/healthz"))
 
 
 # Runs in the page: hands one batch of 500 single-seat changes to the live feed (as if the

@@ -11,10 +11,10 @@ from django.contrib.sessions.backends.cached_db import SessionStore
 from django.utils import timezone
 
 from seatmaps.generator import LayoutParams, SectionSpec
-from seatmaps.models import SeatMap
+from seatmaps.models import SeatMap, Venue
 from seatmaps.services import create_procedural_map
 from shared.locks import seat_locks
-from ticketing.models import Event, PriceCategory, Venue
+from ticketing.models import Event, PriceCategory
 from ticketing.services.event_rules import publish_event_rules
 
 VENUE = ("Bench Hall", "Benchville")

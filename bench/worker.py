@@ -34,9 +34,13 @@ def run(commands: int = 600, seats_each: int = 3, timeout: float = 300) -> dict:
     ):
         for i, buyer in enumerate(buyers):
             hold = create_hold(
-                buyer.pk, event.pk, seat_ids=seats[i * seats_each : (i + 1) * seats_each]
+                user_id=buyer.pk,
+                event_id=event.pk,
+                seat_ids=seats[i * seats_each : (i + 1) * seats_each],
             )
-            registrations.register_hold(buyer.pk, hold.id, uuid.uuid4().hex)
+            registrations.register_hold(
+                user_id=buyer.pk, hold_id=hold.id, idempotency_key=uuid.uuid4().hex
+            )
     started, started_at = time.monotonic(), timezone.now()
     # All commands in one go, confirms awaited once: the queue fills faster than the worker
     # drains it, so the figure is the worker's and not the publisher's.

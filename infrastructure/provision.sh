@@ -94,12 +94,18 @@ fi
 
 # --- RabbitMQ ----------------------------------------------------------------------------
 MQ_LOG="/var/log/rabbitmq"
-if port_open 5672 && $SUDO rabbitmqctl -q status >/dev/null 2>&1; then
+if port_open 5672 && timeout 30 $SUDO rabbitmqctl -q status >/dev/null 2>&1; then
   say rabbitmq "already running on 127.0.0.1:5672"
 else
   $SUDO mkdir -p /var/lib/rabbitmq /var/log/rabbitmq
   $SUDO chown -R rabbitmq:rabbitmq /var/lib/rabbitmq /var/log/rabbitmq 2>/dev/null || true
-  $SUDO rabbitmq-server -detached >"$LOG/rabbitmq-start.log" 2>&1 || true
+  # Every quorum queue keeps files open (Celery's native delayed delivery alone declares 28 per
+  # vhost), and the default 1,024 descriptors run out with a few vhosts: the broker then stops
+  # answering. rabbitmq-server's own wrapper switches user through su, whose PAM session resets
+  # the limit, so the broker is started as its user without PAM, with the hard limit.
+  $SUDO sh -c 'cd /var/lib/rabbitmq && ulimit -n "$(ulimit -Hn)" && HOME=/var/lib/rabbitmq \
+    exec setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups \
+    /usr/lib/rabbitmq/bin/rabbitmq-server -detached' >"$LOG/rabbitmq-start.log" 2>&1 || true
   wait_for rabbitmq "$MQ_LOG (and $LOG/rabbitmq-start.log)" 90 $SUDO rabbitmqctl -q await_startup --timeout 5
   wait_for rabbitmq "$MQ_LOG" 30 port_open 5672
   say rabbitmq "started on 127.0.0.1:5672"

@@ -17,7 +17,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 from notifications.qr import qr_svg
 from registration_worker.models import Booking, Ticket
-from shared.enums import TicketStatus
+from shared.enums import LIVE_TICKET
 from shared.exceptions import BusinessRuleViolation
 
 _APP_DIR = Path(__file__).resolve().parent
@@ -84,7 +84,7 @@ def ticket_page(ticket: Ticket, booking: Booking) -> TicketPage:
 
 def booking_ticket_pages(booking: Booking) -> list[TicketPage]:
     tickets = (
-        booking.tickets.exclude(status=TicketStatus.CANCELLED)
+        booking.tickets.filter(LIVE_TICKET)
         .select_related("event__venue", "seat__section", "price_category")
         .order_by("id")
     )

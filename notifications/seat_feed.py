@@ -4,7 +4,6 @@ Message shapes are documented in docs/realtime.md. The deltas come from the seat
 stream through ``notifications.seat_fanout``.
 """
 
-import importlib
 import time
 from urllib.parse import parse_qs
 
@@ -13,12 +12,7 @@ from shared.exceptions import NotFound, PermissionDenied
 from shared.realtime import current_sequence
 from ticketing.access import access_event
 from ticketing.models import Event
-
-
-def seat_statuses(event_id: int) -> dict:
-    """``{"held": [...], "sold": [...]}`` from ``ticketing.selectors`` (imported when used)."""
-    selectors = importlib.import_module("ticketing.selectors")
-    return selectors.seat_statuses(event_id)
+from ticketing.selectors import seat_statuses
 
 
 def build_snapshot(event_id: int) -> dict:

@@ -1,4 +1,4 @@
-"""API routes of the notifications app; included under ``/api/v1/`` by ``ticketing.api.urls``."""
+"""API routes of the notifications app; included under ``/api/v1/`` by ``ticketing.urls``."""
 
 from django.urls import path
 

@@ -22,13 +22,11 @@ from rest_framework.request import Request
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TOKEN_AUTHENTICATION = "ticketing.auth.authentication.KeycloakJWTAuthentication"  # noqa: S105
-
 
 def _token_authentication_class():
     """The DRF authentication class for bearer tokens, or None while it does not exist yet."""
-    dotted = getattr(settings, "WS_TOKEN_AUTHENTICATION_CLASS", DEFAULT_TOKEN_AUTHENTICATION)
-    if dotted == DEFAULT_TOKEN_AUTHENTICATION and not getattr(settings, "KEYCLOAK_ENABLED", True):
+    dotted = settings.WS_TOKEN_AUTHENTICATION_CLASS
+    if dotted.endswith(".KeycloakJWTAuthentication") and not settings.KEYCLOAK_ENABLED:
         return None  # Keycloak switched off (KEYCLOAK_URL empty): sessions only
     module_name, _, class_name = dotted.rpartition(".")
     try:

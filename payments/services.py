@@ -29,30 +29,26 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from payments import commission
 from payments.models import Payment, PaymentAttempt
 from payments.providers.base import Outcome, ProviderResult, get_provider
-from registration_worker.models import Booking, OutboxMessage, Ticket
-from registration_worker.outbox import relay_after_commit
+from registration_worker.models import Booking
 from registration_worker.services import (
-    booking_event_payload,
     cancel_booking,
     check_buyer_may_cancel,
+    do_confirm_paid_booking,
+    do_fail_paid_booking,
+    give_back_seats,
 )
-from shared import realtime
-from shared.enums import BookingStatus, FailureReason, TicketStatus
+from shared.enums import BookingStatus, EventStatus, FailureReason
 from shared.exceptions import BusinessRuleViolation, DependencyUnavailable
 from shared.locks import seat_locks
-from shared.messaging import TOPIC_BOOKING_CONFIRMED, TOPIC_BOOKING_FAILED
 
 log = logging.getLogger(__name__)
 
-# ticketing.models.Event.Status.CANCELLED, by value: payments does not import ticketing.
-EVENT_CANCELLED = "cancelled"
-LIVE_TICKET = ~Q(status=TicketStatus.CANCELLED)
 SEATS_SETTLE_SECONDS = 2.0
 
 
@@ -64,7 +60,7 @@ class PaymentPending(Exception):
 # --- registration: called by ticketing ----------------------------------------------------
 
 
-def check_payment_token(requires_payment: bool, total: Decimal, token: str) -> bool:
+def check_payment_token(*, requires_payment: bool, total: Decimal, token: str) -> bool:
     """Whether the registration must be paid; raises 422 ``payment_token_required`` if it must
     and the buyer gave no token. Free events (and free orders) need none."""
     if not requires_payment or total <= 0:
@@ -77,7 +73,7 @@ def check_payment_token(requires_payment: bool, total: Decimal, token: str) -> b
     return True
 
 
-def open_payment(booking: Booking, token: str) -> Payment:
+def open_payment(*, booking: Booking, token: str) -> Payment:
     """The booking's Payment, pending, with its commission; call in the booking's transaction.
 
     Only the provider's token reference is stored, never card data.
@@ -101,7 +97,7 @@ def open_payment(booking: Booking, token: str) -> Payment:
 # --- the charge step ------------------------------------------------------------------------
 
 
-def perform_charge(booking_id) -> str:
+def perform_charge(*, booking_id) -> str:
     """Charge a booking awaiting payment and settle it; safe to run any number of times.
 
     Raises PaymentPending when the bank's answer is unknown (the caller retries later).
@@ -113,10 +109,10 @@ def perform_charge(booking_id) -> str:
     if payment.booking.status != BookingStatus.PENDING_PAYMENT:
         return payment.booking.status  # settled already: a redelivery or a retry
     if timezone.now() >= payment.deadline_at:
-        return expire_unpaid(booking_id)  # too late to charge now
+        return expire_unpaid(booking_id=booking_id)  # too late to charge now
     result = _lookup(payment) if payment.attempts else None  # an earlier call may have charged
     if result is None or result.outcome == Outcome.NOT_FOUND:
-        if payment.booking.event.status == EVENT_CANCELLED:
+        if payment.booking.event.status == EventStatus.CANCELLED:
             return _compensate(payment, FailureReason.EVENT_CANCELLED, result)
         result = _charge(payment)
     if result.outcome == Outcome.APPROVED:
@@ -129,7 +125,7 @@ def perform_charge(booking_id) -> str:
     raise PaymentPending(f"the bank's answer for booking {booking_id} is unknown")
 
 
-def expire_unpaid(booking_id) -> str:
+def expire_unpaid(*, booking_id) -> str:
     """The payment deadline passed: look the charge up, then confirm or compensate."""
     payment = _payment_of(booking_id)
     if payment is None or payment.booking.status != BookingStatus.PENDING_PAYMENT:
@@ -179,14 +175,6 @@ def _step(payment, step, result: ProviderResult | None = None, started=None, **f
     )
 
 
-def _record(topic: str, booking: Booking, seat_ids=()) -> None:
-    """An outbox row in the caller's transaction, relayed after commit (as the worker does)."""
-    message = OutboxMessage.objects.create(
-        topic=topic, payload=booking_event_payload(booking, seat_ids)
-    )
-    relay_after_commit(message.pk)
-
-
 def _approve(payment: Payment, result: ProviderResult) -> str:
     """The bank took the money: confirm the booking, or refund if the booking is gone."""
     with transaction.atomic():
@@ -203,15 +191,9 @@ def _approve(payment: Payment, result: ProviderResult) -> str:
             payment.save(
                 update_fields=["status", "provider_reference", "approved_at", "updated_at"]
             )
-        live = booking.event.status != EVENT_CANCELLED
+        live = booking.event.status != EventStatus.CANCELLED
         if booking.status == BookingStatus.PENDING_PAYMENT and live:
-            booking.status = BookingStatus.CONFIRMED
-            booking.confirmed_at = timezone.now()
-            booking.save(update_fields=["status", "confirmed_at", "updated_at"])
-            seat_ids = booking.tickets.filter(LIVE_TICKET, seat__isnull=False).values_list(
-                "seat_id", flat=True
-            )
-            _record(TOPIC_BOOKING_CONFIRMED, booking, list(seat_ids))
+            do_confirm_paid_booking(booking=booking)
             _step(payment, PaymentAttempt.Step.CONFIRM, outcome="done")
             return BookingStatus.CONFIRMED
     if booking.status == BookingStatus.CONFIRMED:
@@ -244,25 +226,12 @@ def _compensate(payment: Payment, reason: str, result: ProviderResult | None) ->
         if booking.status != BookingStatus.PENDING_PAYMENT:
             return booking.status
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        tickets = list(booking.tickets.filter(LIVE_TICKET))
-        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(status=TicketStatus.CANCELLED)
-        booking.status = BookingStatus.FAILED
-        booking.failure_reason = reason
-        booking.save(update_fields=["status", "failure_reason", "updated_at"])
+        tickets = do_fail_paid_booking(booking=booking, reason=reason)
         if payment.status in (Payment.Status.PENDING, Payment.Status.UNKNOWN):
             payment.status = _unsettled_status(payment, result)
             payment.save(update_fields=["status", "updated_at"])
-        seat_ids = [t.seat_id for t in tickets if t.seat_id is not None]
-        _record(TOPIC_BOOKING_FAILED, booking, seat_ids)
         _step(payment, PaymentAttempt.Step.COMPENSATE, outcome="done", detail=reason)
-    seat_locks().unsell(
-        booking.event_id,
-        seat_ids,
-        quantity=sum(1 for t in tickets if t.seat_id is None),
-        owner=str(booking.buyer_id),
-        hold_id=booking.hold_id,
-    )
-    realtime.publish_seat_changes(booking.event_id, seat_ids, "available")
+    give_back_seats(booking=booking, tickets=tickets, announce=True)
     return BookingStatus.FAILED
 
 
@@ -277,7 +246,7 @@ def _unsettled_status(payment: Payment, result: ProviderResult | None) -> str:
 # --- refunds --------------------------------------------------------------------------------
 
 
-def refund_and_cancel_booking(booking_id, *, by_buyer: bool = True) -> Booking:
+def refund_and_cancel_booking(*, booking_id, by_buyer: bool = True) -> Booking:
     """Cancel a confirmed booking, refunding it first if it was paid.
 
     A buyer (``by_buyer``) may do so until the event's refund deadline (by default its start),
@@ -286,10 +255,10 @@ def refund_and_cancel_booking(booking_id, *, by_buyer: bool = True) -> Booking:
     answer nothing changes: 503, try again (idempotent).
     """
     if by_buyer:
-        check_buyer_may_cancel(Booking.objects.get(pk=booking_id))
+        check_buyer_may_cancel(booking=Booking.objects.get(pk=booking_id))
     payment = _payment_of(booking_id)
     if payment is None or payment.status not in (Payment.Status.APPROVED, Payment.Status.REFUNDED):
-        return cancel_booking(booking_id, refuse_used=by_buyer)  # a free booking
+        return cancel_booking(booking_id=booking_id, refuse_used=by_buyer)  # a free booking
     event = payment.booking.event
     deadline = event.refund_deadline or event.starts_at
     if by_buyer and payment.status == Payment.Status.APPROVED and timezone.now() >= deadline:
@@ -300,7 +269,7 @@ def refund_and_cancel_booking(booking_id, *, by_buyer: bool = True) -> Booking:
         )
     if payment.status == Payment.Status.APPROVED and not _refund(payment):
         raise DependencyUnavailable("The payment provider did not confirm the refund; try again.")
-    return cancel_booking(booking_id, refuse_used=by_buyer)
+    return cancel_booking(booking_id=booking_id, refuse_used=by_buyer)
 
 
 def _refund(payment: Payment) -> bool:
@@ -331,7 +300,7 @@ def _refund_quietly(payment: Payment) -> None:
 # --- the periodic sweep ---------------------------------------------------------------------
 
 
-def sweep_payments(limit: int = 200) -> dict:
+def sweep_payments(*, limit: int = 200) -> dict:
     """Settle what the charge tasks could not: overdue bookings and orphaned money."""
     now = timezone.now()
     counts = {"expired": 0, "reconciled": 0, "cancelled": 0, "pending": 0}
@@ -342,7 +311,7 @@ def sweep_payments(limit: int = 200) -> dict:
     ).values_list("booking_id", flat=True)
     for booking_id in list(overdue[:limit]):
         try:
-            expire_unpaid(booking_id)
+            expire_unpaid(booking_id=booking_id)
             counts["expired"] += 1
         except PaymentPending:
             counts["pending"] += 1
@@ -364,7 +333,7 @@ def sweep_payments(limit: int = 200) -> dict:
             status=Payment.Status.REFUNDED, booking__status=BookingStatus.CONFIRMED
         ).values_list("booking_id", flat=True)[:limit]
     ):
-        cancel_booking(booking_id)
+        cancel_booking(booking_id=booking_id)
         counts["cancelled"] += 1
     return counts
 

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 )
 def charge_booking(self, command: dict) -> str:
     charge = ChargeBooking.from_dict(command)
-    outcome = services.perform_charge(charge.booking_id)
+    outcome = services.perform_charge(booking_id=charge.booking_id)
     log.info(
         "charge of booking %s: %s (trace %s, try %s)",
         charge.booking_id,

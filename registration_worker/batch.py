@@ -25,22 +25,29 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from registration_worker.models import Booking, OutboxMessage, Ticket
 from registration_worker.outbox import relay_messages, skip_commit_flush
 from registration_worker.services import (
-    LIVE_TICKET,
     _resync_sold_seats,
     booking_event_payload,
     hold_of,
+    outbox_message,
     release_and_announce,
     tickets_for,
 )
 from shared import realtime
 from shared.contracts import ChargeBooking, ProcessBookingCommand
-from shared.enums import BookingSource, BookingStatus, FailureReason
+from shared.db_locks import LockSpace, lock_for_transaction
+from shared.enums import (
+    LIVE_TICKET,
+    BookingSource,
+    BookingStatus,
+    FailureReason,
+    RegistrationStatus,
+)
 from shared.locks import Hold, seat_locks
 from shared.messaging import TOPIC_BOOKING_CONFIRMED, TOPIC_BOOKING_FAILED, TOPIC_CHARGE_BOOKING
 
@@ -49,8 +56,6 @@ log = logging.getLogger(__name__)
 # Deadlock and serialization failure: PostgreSQL rolled the whole batch back, so run it again.
 _RETRY_SQLSTATES = {"40P01", "40001"}
 _ATTEMPTS = 3
-# The key space of the general-admission capacity lock (same as services).
-_GA_LOCK = 7001
 
 
 @dataclass
@@ -110,7 +115,7 @@ def process_bookings(commands: Sequence[ProcessBookingCommand]) -> dict[str, str
         if item.reason == FailureReason.SEAT_TAKEN:
             _resync_sold_seats(item.command.event_id, item.command.seat_ids)
         if item.reason:
-            release_and_announce(item.hold)
+            release_and_announce(hold=item.hold)
     relay_messages(outbox_ids, limit=len(outbox_ids))
     return statuses
 
@@ -128,7 +133,9 @@ def _mark_processing(bookings: list[Booking]) -> None:
     for booking in fresh:
         if booking.source == BookingSource.QUEUED:
             update = booking_event_payload(booking)
-            realtime.publish_booking_update(booking.buyer_id, {**update, "status": "processing"})
+            realtime.publish_booking_update(
+                booking.buyer_id, {**update, "status": RegistrationStatus.PROCESSING.value}
+            )
 
 
 def _book_with_retries(items: list[_Item]) -> tuple[list[_Item], list[int]]:
@@ -184,9 +191,7 @@ def _check_general_admission_capacity(items: list[_Item]) -> None:
     events = sorted({i.command.event_id for i in items})
     if not events:
         return
-    with connection.cursor() as cursor:
-        for event_id in events:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_GA_LOCK, event_id])
+    lock_for_transaction(LockSpace.GENERAL_ADMISSION, events)
     live = Counter(
         Ticket.objects.filter(LIVE_TICKET, event_id__in=events).values_list("event_id", flat=True)
     )
@@ -235,16 +240,16 @@ def _finish(items: list[_Item]) -> list[int]:
         booking.updated_at = now
         if item.reason:
             booking.status, booking.failure_reason = BookingStatus.FAILED, item.reason
-            messages.append(_message(TOPIC_BOOKING_FAILED, booking))
+            messages.append(outbox_message(TOPIC_BOOKING_FAILED, booking))
             continue
         paid = command.payment_required  # a paid event: the payments saga confirms it
         booking.status = BookingStatus.PENDING_PAYMENT if paid else BookingStatus.CONFIRMED
         booking.confirmed_at = None if paid else now
         if paid:
             charge = ChargeBooking(str(booking.pk), str(booking.pk), command.trace_id).to_dict()
-            messages.append(_message(TOPIC_CHARGE_BOOKING, booking, command.seat_ids, charge))
+            messages.append(outbox_message(TOPIC_CHARGE_BOOKING, booking, command.seat_ids, charge))
         else:
-            messages.append(_message(TOPIC_BOOKING_CONFIRMED, booking, command.seat_ids))
+            messages.append(outbox_message(TOPIC_BOOKING_CONFIRMED, booking, command.seat_ids))
     # One UPDATE per outcome (confirmed, awaiting payment, failed for a reason): bulk_update's
     # CASE per row costs more to build in Python than the whole batch costs PostgreSQL.
     outcomes: dict[tuple, list] = {}
@@ -256,10 +261,3 @@ def _finish(items: list[_Item]) -> list[int]:
             status=status, failure_reason=reason, confirmed_at=confirmed_at, updated_at=now
         )
     return [m.pk for m in OutboxMessage.objects.bulk_create(messages)]
-
-
-def _message(topic: str, booking: Booking, seat_ids=(), command=None) -> OutboxMessage:
-    payload = booking_event_payload(booking, seat_ids)
-    if command is not None:
-        payload["command"] = command
-    return OutboxMessage(topic=topic, payload=payload)

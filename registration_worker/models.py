@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from shared.enums import BookingSource, BookingStatus, TicketStatus
+from shared.enums import LIVE_TICKET, BookingSource, BookingStatus, TicketStatus
 
 # Crockford-like alphabet: no 0/O or 1/I/L, so a reference read over the phone is unambiguous.
 _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -89,7 +89,7 @@ class Ticket(models.Model):
             # refuses a second live ticket for the same seat of the same event.
             models.UniqueConstraint(
                 fields=["event", "seat"],
-                condition=~Q(status=TicketStatus.CANCELLED),
+                condition=LIVE_TICKET,
                 name="one_live_ticket_per_seat",
             )
         ]

@@ -1,18 +1,44 @@
-"""Reads of the booking side used by reports, tests and benchmarks."""
+"""Reads of the booking side: live tickets (for rebuilding Redis), reports, tests, benchmarks."""
 
 from django.db.models import Count
 
 from registration_worker.models import Ticket
-from shared.enums import TicketStatus
+from shared.enums import LIVE_TICKET
 
 
 def double_sold_seats(event_id: int) -> list[int]:
     """Seats of an event with more than one live ticket (must always be empty)."""
     return list(
-        Ticket.objects.filter(event_id=event_id, seat__isnull=False)
-        .exclude(status=TicketStatus.CANCELLED)
+        Ticket.objects.filter(LIVE_TICKET, event_id=event_id, seat__isnull=False)
         .values("seat_id")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
         .values_list("seat_id", flat=True)
     )
+
+
+def live_seat_ids(event_id: int) -> list[int]:
+    return list(
+        Ticket.objects.filter(LIVE_TICKET, event_id=event_id, seat__isnull=False).values_list(
+            "seat_id", flat=True
+        )
+    )
+
+
+def live_ticket_count(event_id: int) -> int:
+    return Ticket.objects.filter(LIVE_TICKET, event_id=event_id).count()
+
+
+def live_tickets_by_buyer(event_id: int) -> dict[str, dict[str, int]]:
+    """buyer id -> hold id of the booking -> live tickets: what Redis counts per buyer."""
+    rows = (
+        Ticket.objects.filter(LIVE_TICKET, event_id=event_id)
+        .values("booking__buyer_id", "booking__hold_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    booked: dict[str, dict[str, int]] = {}
+    for row in rows:
+        buyer = str(row["booking__buyer_id"])
+        booked.setdefault(buyer, {})[row["booking__hold_id"]] = row["n"]
+    return booked

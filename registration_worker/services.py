@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from registration_worker.background_relay import relay_in_background
@@ -26,7 +26,15 @@ from registration_worker.models import Booking, OutboxMessage, Ticket
 from registration_worker.outbox import relay_after_commit, skip_commit_flush
 from shared import realtime
 from shared.contracts import ChargeBooking, ProcessBookingCommand
-from shared.enums import BookingSource, BookingStatus, FailureReason, TicketStatus
+from shared.db_locks import LockSpace, lock_for_transaction
+from shared.enums import (
+    LIVE_TICKET,
+    BookingSource,
+    BookingStatus,
+    FailureReason,
+    RegistrationStatus,
+    TicketStatus,
+)
 from shared.exceptions import BusinessRuleViolation
 from shared.locks import Hold, seat_locks
 from shared.messaging import (
@@ -39,8 +47,6 @@ from shared.messaging import (
 from shared.ticket_codes import issue_code
 
 log = logging.getLogger(__name__)
-
-LIVE_TICKET = ~Q(status=TicketStatus.CANCELLED)
 
 
 class _SoldOut(Exception):
@@ -72,18 +78,25 @@ def booking_event_payload(booking: Booking, seat_ids=()) -> dict:
     }
 
 
-def _record(
-    topic: str, booking: Booking, seat_ids=(), command=None, relay=relay_after_commit
-) -> OutboxMessage:
-    """Write an outbox row; the caller must be inside the transaction that changed ``booking``.
+def outbox_message(topic: str, booking: Booking, seat_ids=(), command=None) -> OutboxMessage:
+    """The (unsaved) outbox row of a booking event: the one shape every writer uses.
 
     ``command`` (a contract's dict) rides along for topics that are commands for another worker
-    (``shared.messaging.COMMAND_ROUTES``). ``relay`` sends the row once the transaction commits.
+    (``shared.messaging.COMMAND_ROUTES``).
     """
     payload = booking_event_payload(booking, seat_ids)
     if command is not None:
         payload["command"] = command
-    message = OutboxMessage.objects.create(topic=topic, payload=payload)
+    return OutboxMessage(topic=topic, payload=payload)
+
+
+def record_booking_event(
+    *, topic: str, booking: Booking, seat_ids=(), command=None, relay=relay_after_commit
+) -> OutboxMessage:
+    """Write an outbox row; the caller must be inside the transaction that changed ``booking``.
+    ``relay`` sends the row once the transaction commits."""
+    message = outbox_message(topic, booking, seat_ids, command)
+    message.save()
     relay(message.pk)
     return message
 
@@ -93,11 +106,11 @@ def queue_registration(booking: Booking, command: ProcessBookingCommand) -> None
     pending ``booking``: once that commits the registration is accepted whatever the broker
     does. This process's relay thread publishes it right after the commit, without holding up
     the request; the periodic sweep publishes what the thread could not."""
-    _record(
-        TOPIC_PROCESS_BOOKING,
-        booking,
-        command.seat_ids,
-        command.to_dict(),
+    record_booking_event(
+        topic=TOPIC_PROCESS_BOOKING,
+        booking=booking,
+        seat_ids=command.seat_ids,
+        command=command.to_dict(),
         relay=relay_in_background,
     )
 
@@ -140,9 +153,11 @@ def process_booking(command: ProcessBookingCommand) -> Booking | None:
         )
     if started and booking.source == BookingSource.QUEUED:
         update = booking_event_payload(booking)
-        realtime.publish_booking_update(booking.buyer_id, {**update, "status": "processing"})
+        realtime.publish_booking_update(
+            booking.buyer_id, {**update, "status": RegistrationStatus.PROCESSING.value}
+        )
     if locks.check(hold) != "ok":
-        return fail_booking(booking.pk, FailureReason.HOLD_EXPIRED, hold)
+        return fail_booking(booking_id=booking.pk, reason=FailureReason.HOLD_EXPIRED, hold=hold)
 
     try:
         with transaction.atomic():
@@ -158,13 +173,20 @@ def process_booking(command: ProcessBookingCommand) -> Booking | None:
             booking.save(update_fields=["status", "confirmed_at", "updated_at"])
             charge = ChargeBooking(str(booking.pk), str(booking.pk), command.trace_id).to_dict()
             topic = TOPIC_CHARGE_BOOKING if paid else TOPIC_BOOKING_CONFIRMED
-            _record(topic, booking, command.seat_ids, charge if paid else None)
+            record_booking_event(
+                topic=topic,
+                booking=booking,
+                seat_ids=command.seat_ids,
+                command=charge if paid else None,
+            )
     except IntegrityError:
         log.info("booking %s lost a seat race at the unique index", command.booking_id)
         _resync_sold_seats(command.event_id, command.seat_ids)
-        return fail_booking(command.booking_id, FailureReason.SEAT_TAKEN, hold)
+        return fail_booking(
+            booking_id=command.booking_id, reason=FailureReason.SEAT_TAKEN, hold=hold
+        )
     except _SoldOut:
-        return fail_booking(command.booking_id, FailureReason.SOLD_OUT, hold)
+        return fail_booking(booking_id=command.booking_id, reason=FailureReason.SOLD_OUT, hold=hold)
 
     locks.confirm(hold, force=True)
     return booking
@@ -176,8 +198,7 @@ def _check_general_admission_capacity(command: ProcessBookingCommand) -> None:
     Must run inside the booking transaction: the advisory lock serialises the count and the
     insert of every registration for this event until commit.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7001, command.event_id])
+    lock_for_transaction(LockSpace.GENERAL_ADMISSION, [command.event_id])
     live = Ticket.objects.filter(LIVE_TICKET, event_id=command.event_id).count()
     if live + len(command.lines) > command.ga_capacity:
         raise _SoldOut
@@ -193,7 +214,7 @@ def _resync_sold_seats(event_id: int, seat_ids) -> None:
     seat_locks().add_sold(event_id, sold)
 
 
-def fail_booking(booking_id, reason: str, hold: Hold | None = None) -> Booking | None:
+def fail_booking(*, booking_id, reason: str, hold: Hold | None = None) -> Booking | None:
     """Mark a pending booking failed (once) and give its held seats back."""
     with transaction.atomic():
         booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
@@ -202,13 +223,13 @@ def fail_booking(booking_id, reason: str, hold: Hold | None = None) -> Booking |
         booking.status = BookingStatus.FAILED
         booking.failure_reason = reason
         booking.save(update_fields=["status", "failure_reason", "updated_at"])
-        _record(TOPIC_BOOKING_FAILED, booking)
+        record_booking_event(topic=TOPIC_BOOKING_FAILED, booking=booking)
     if hold is not None:
-        release_and_announce(hold)
+        release_and_announce(hold=hold)
     return booking
 
 
-def release_and_announce(hold: Hold, owner: str = "", cooldown_ms: int = 0) -> bool:
+def release_and_announce(*, hold: Hold, owner: str = "", cooldown_ms: int = 0) -> bool:
     """Release a hold (compare-and-delete) and tell watchers which seats are free again
     (the release script announces them itself, atomically with the release).
 
@@ -217,7 +238,7 @@ def release_and_announce(hold: Hold, owner: str = "", cooldown_ms: int = 0) -> b
     return seat_locks().release(hold, owner=owner, cooldown_ms=cooldown_ms)
 
 
-def check_buyer_may_cancel(booking: Booking) -> None:
+def check_buyer_may_cancel(*, booking: Booking) -> None:
     """Raise BusinessRuleViolation unless the buyer may cancel ``booking`` now: it must be
     confirmed and none of its tickets may have been used at the door."""
     if booking.status != BookingStatus.CONFIRMED:
@@ -236,7 +257,7 @@ def _ticket_used() -> BusinessRuleViolation:
     )
 
 
-def cancel_booking(booking_id, *, refuse_used: bool = False) -> Booking:
+def cancel_booking(*, booking_id, refuse_used: bool = False) -> Booking:
     """Cancel a confirmed booking: its tickets are cancelled and its seats go back on sale.
 
     ``refuse_used`` (a buyer's cancellation): raise ``ticket_used`` if a ticket was checked in.
@@ -250,15 +271,57 @@ def cancel_booking(booking_id, *, refuse_used: bool = False) -> Booking:
         tickets = list(booking.tickets.filter(LIVE_TICKET).select_for_update())
         if refuse_used and any(t.status == TicketStatus.USED for t in tickets):
             raise _ticket_used()
-        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(status=TicketStatus.CANCELLED)
+        _cancel_tickets(tickets)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at", "updated_at"])
-        seat_ids = [t.seat_id for t in tickets if t.seat_id is not None]
-        _record(TOPIC_BOOKING_CANCELLED, booking, seat_ids)
+        record_booking_event(
+            topic=TOPIC_BOOKING_CANCELLED, booking=booking, seat_ids=_seat_ids(tickets)
+        )
+    # The relay of BookingCancelled tells the watchers that the seats are available.
+    give_back_seats(booking=booking, tickets=tickets, announce=False)
+    return booking
 
-    # After commit: a crash here leaves seats unsold in PostgreSQL but sold in Redis, which
-    # refuses sales that would succeed; the reconciliation only adds, so do it right now.
+
+def do_confirm_paid_booking(*, booking: Booking) -> None:
+    """``pending_payment`` -> ``confirmed``, with BookingConfirmed in the outbox.
+
+    The caller holds the booking's row lock (``select_for_update``) in its transaction and
+    has checked that the booking awaits payment.
+    """
+    booking.status = BookingStatus.CONFIRMED
+    booking.confirmed_at = timezone.now()
+    booking.save(update_fields=["status", "confirmed_at", "updated_at"])
+    seat_ids = booking.tickets.filter(LIVE_TICKET, seat__isnull=False).values_list(
+        "seat_id", flat=True
+    )
+    record_booking_event(topic=TOPIC_BOOKING_CONFIRMED, booking=booking, seat_ids=list(seat_ids))
+
+
+def do_fail_paid_booking(*, booking: Booking, reason: str) -> list[Ticket]:
+    """``pending_payment`` -> ``failed`` with ``reason``: its tickets are cancelled and
+    BookingFailed goes to the outbox. Returns the cancelled tickets.
+
+    The caller holds the booking's row lock in its transaction and, after the commit, gives
+    the seats back with ``give_back_seats(booking=..., tickets=..., announce=True)``.
+    """
+    tickets = list(booking.tickets.filter(LIVE_TICKET))
+    _cancel_tickets(tickets)
+    booking.status = BookingStatus.FAILED
+    booking.failure_reason = reason
+    booking.save(update_fields=["status", "failure_reason", "updated_at"])
+    record_booking_event(topic=TOPIC_BOOKING_FAILED, booking=booking, seat_ids=_seat_ids(tickets))
+    return tickets
+
+
+def give_back_seats(*, booking: Booking, tickets: list[Ticket], announce: bool) -> None:
+    """Put the seats of ``booking``'s cancelled ``tickets`` back on sale in Redis.
+
+    Call right after the commit that cancelled them: a crash in between leaves seats unsold in
+    PostgreSQL but sold in Redis, which refuses sales that would succeed, and the
+    reconciliation only adds. ``announce``: tell the watchers here (no relayed event does).
+    """
+    seat_ids = _seat_ids(tickets)
     seat_locks().unsell(
         booking.event_id,
         seat_ids,
@@ -266,10 +329,19 @@ def cancel_booking(booking_id, *, refuse_used: bool = False) -> Booking:
         owner=str(booking.buyer_id),
         hold_id=booking.hold_id,
     )
-    return booking
+    if announce:
+        realtime.publish_seat_changes(booking.event_id, seat_ids, "available")
 
 
-def expire_stale_registrations(older_than_seconds: int = 60) -> int:
+def _cancel_tickets(tickets: list[Ticket]) -> None:
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(status=TicketStatus.CANCELLED)
+
+
+def _seat_ids(tickets: list[Ticket]) -> list[int]:
+    return [t.seat_id for t in tickets if t.seat_id is not None]
+
+
+def expire_stale_registrations(*, older_than_seconds: int = 60) -> int:
     """Fail pending bookings whose hold is gone (it expired before a worker got to them)."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     failed = 0
@@ -278,39 +350,12 @@ def expire_stale_registrations(older_than_seconds: int = 60) -> int:
         status=BookingStatus.PENDING, created_at__lt=cutoff
     ).values_list("pk", "hold_id"):
         if locks.get_hold(hold_id) is None:
-            fail_booking(booking_id, FailureReason.HOLD_EXPIRED)
+            fail_booking(booking_id=booking_id, reason=FailureReason.HOLD_EXPIRED)
             failed += 1
     return failed
 
 
-def live_seat_ids(event_id: int) -> list[int]:
-    return list(
-        Ticket.objects.filter(LIVE_TICKET, event_id=event_id, seat__isnull=False).values_list(
-            "seat_id", flat=True
-        )
-    )
-
-
-def live_ticket_count(event_id: int) -> int:
-    return Ticket.objects.filter(LIVE_TICKET, event_id=event_id).count()
-
-
-def live_tickets_by_buyer(event_id: int) -> dict[str, dict[str, int]]:
-    """buyer id -> hold id of the booking -> live tickets: what Redis counts per buyer."""
-    rows = (
-        Ticket.objects.filter(LIVE_TICKET, event_id=event_id)
-        .values("booking__buyer_id", "booking__hold_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    booked: dict[str, dict[str, int]] = {}
-    for row in rows:
-        buyer = str(row["booking__buyer_id"])
-        booked.setdefault(buyer, {})[row["booking__hold_id"]] = row["n"]
-    return booked
-
-
-def reconcile_sold_seats(event_ids) -> None:
+def reconcile_sold_seats(*, event_ids) -> None:
     """Bring Redis's sold sets up to PostgreSQL's live tickets for the given events."""
     locks = seat_locks()
     seated = (

@@ -1,7 +1,6 @@
 """Celery tasks of the booking worker: thin wrappers around registration_worker.services."""
 
 from celery import shared_task
-from django.db.models import Q
 
 from registration_worker import batch, outbox, services
 from shared.contracts import ProcessBookingCommand
@@ -29,13 +28,3 @@ def relay_outbox() -> int:
 @shared_task(name="registration_worker.expire_pending_registrations")
 def expire_pending_registrations() -> int:
     return services.expire_stale_registrations()
-
-
-@shared_task(name="registration_worker.reconcile_sold_seats")
-def reconcile_sold_seats() -> None:
-    from django.apps import apps
-
-    # Read by model name: this app does not import ticketing (dependency direction).
-    event_model = apps.get_model("ticketing", "Event")
-    on_sale = event_model.objects.filter(~Q(status="cancelled")).values_list("pk", flat=True)
-    services.reconcile_sold_seats(list(on_sale))

@@ -1,5 +1,5 @@
-"""Organizer tools for seat maps: procedural maps with a live preview, SVG uploads with the
-importer's report, and sections (names, order for best available).
+"""Organizer tools for venues and seat maps: procedural maps with a live preview, SVG uploads
+with the importer's report, and sections (names, order for best available).
 
 Organizers see their own maps and the shared ones, and change only their own
 (``shared.access``). All writes go through ``seatmaps.services`` (which keeps seats, sections
@@ -22,11 +22,17 @@ from shared.exceptions import BusinessRuleViolation
 from shared.owned_admin import OwnedModelAdmin, limit_owned_choices
 
 from .forms import LayoutPreviewForm, ProceduralMapForm, SvgMapChangeForm, SvgMapForm
-from .models import SeatMap, Section
+from .models import SeatMap, Section, Venue
 from .render import render_preview, render_seat_map
-from .services import create_procedural_map, import_svg_map, regenerate_procedural_map
+from .services import create_procedural_map, create_svg_map, regenerate_procedural_map
 
 PREVIEW_SEAT_LIMIT = 30_000
+
+
+@admin.register(Venue)
+class VenueAdmin(OwnedModelAdmin):
+    list_display = ["name", "city", "time_zone", "owner"]
+    search_fields = ["name", "city"]
 
 
 class SectionInline(admin.TabularInline):
@@ -135,8 +141,8 @@ class SeatMapAdmin(OwnedModelAdmin):
         if not change:
             owner = None if is_platform_admin(request.user) else request.user
             if isinstance(form, SvgMapForm):
-                created, report = import_svg_map(
-                    form.cleaned_data["venue"], form.cleaned_data["name"], form.svg_bytes, owner
+                created, report = create_svg_map(
+                    form.cleaned_data["venue"], form.cleaned_data["name"], form.svg_import, owner
                 )
                 self.message_user(
                     request,

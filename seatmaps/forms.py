@@ -18,6 +18,8 @@ from dataclasses import fields
 from django import forms
 from django.core.exceptions import ValidationError
 
+from shared.exceptions import BusinessRuleViolation
+
 from .generator import (
     LEFT_TO_RIGHT,
     ODD_EVEN_FROM_CENTRE,
@@ -29,7 +31,8 @@ from .generator import (
     generate,
 )
 from .models import SeatMap
-from .svg import SvgRejected, import_svg, max_upload_bytes
+from .services import read_svg
+from .svg import max_upload_bytes
 
 SECTION_OPTIONS = {"aisles": "aisles_after", "first_row": "first_row", "gap_before": "gap_before",
                    "x_offset": "x_offset", "position": "position"}  # fmt: skip
@@ -243,16 +246,11 @@ class SvgMapForm(forms.ModelForm):
         limit = max_upload_bytes()
         if upload.size > limit:
             raise ValidationError(f"The file is larger than {limit // (1024 * 1024)} MB.")
-        data = upload.read()
         try:
-            result = import_svg(data)
-        except SvgRejected as exc:
+            # Read once, here: the admin saves the map from this result (create_svg_map).
+            self.svg_import = read_svg(upload.read())
+        except BusinessRuleViolation as exc:
             raise ValidationError(exc.message) from exc
-        if not result.seats:
-            raise ValidationError(
-                "No seat could be read from the SVG: mark each seat element with data-seat."
-            )
-        self.svg_bytes = data
         return upload
 
 

@@ -1,11 +1,40 @@
-"""Venue geometry: seat maps, their sections and seats.
+"""Venue geometry: venues, their seat maps, the maps' sections and seats.
 
 A map is either generated from parameters (``procedural``) or imported from an organizer's SVG
 (``svg``). Seats keep their coordinates and, for SVG maps, the id of the element that draws them.
 """
 
+import zoneinfo
+
 from django.conf import settings
 from django.db import models
+
+TIME_ZONES = sorted((tz, tz) for tz in zoneinfo.available_timezones())
+
+
+class Venue(models.Model):
+    # Who may change the venue; empty for a shared venue that only admins change and every
+    # organizer may use (shared/access.py).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="venues",
+        help_text="Empty: a shared venue, changed by admins only.",
+    )
+    name = models.CharField(max_length=200)
+    city = models.CharField(max_length=100)
+    address = models.CharField(max_length=300, blank=True)
+    time_zone = models.CharField(max_length=64, choices=TIME_ZONES, default="Europe/Berlin")
+
+    class Meta:
+        # Moved from the ticketing app (seatmaps/migrations/0005): the table kept its name.
+        db_table = "ticketing_venue"
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name}, {self.city}"
 
 
 class SeatMap(models.Model):
@@ -13,7 +42,7 @@ class SeatMap(models.Model):
         PROCEDURAL = "procedural", "Procedural (rows and columns)"
         SVG = "svg", "SVG (stadium, concert hall)"
 
-    venue = models.ForeignKey("ticketing.Venue", on_delete=models.CASCADE, related_name="seat_maps")
+    venue = models.ForeignKey(Venue, on_delete=models.CASCADE, related_name="seat_maps")
     # Who may change the map; empty for a shared map (shared/access.py).
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,

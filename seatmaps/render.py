@@ -24,17 +24,12 @@ from .models import SeatMap, Section
 from .svg.sanitize import namespace_ids, parse_svg, sanitize_tree, serialize
 
 SEAT_FIELDS = ("id", "section", "row", "number", "label", "x", "y")
-DEFAULT_CACHE_SECONDS = 24 * 3600
 # Part of every cache key: bumped when the rendered markup changes, so entries written by an
 # older renderer (e.g. before ids were namespaced) are never served again.
 RENDER_VERSION = 2
 
 # (primary key or None, section code, row label, number, x, y)
 SeatRow = tuple[int | None, str, str, str, float, float]
-
-
-def _cache_seconds() -> int:
-    return getattr(settings, "SEATMAP_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)
 
 
 def _cache_key(what: str, seat_map: SeatMap) -> str:
@@ -57,7 +52,7 @@ def render_seat_map(seat_map: SeatMap) -> str:
             svg = _render_svg_map(seat_map)
         else:
             svg = _render_procedural_map(seat_map)
-        cache.set(key, svg, _cache_seconds())
+        cache.set(key, svg, settings.SEATMAP_CACHE_SECONDS)
     return svg
 
 
@@ -81,7 +76,7 @@ def seat_map_payload(seat_map: SeatMap) -> dict:
             "seat_fields": list(SEAT_FIELDS),
             "seats": [list(seat) for seat in seats],
         }
-        cache.set(key, payload, _cache_seconds())
+        cache.set(key, payload, settings.SEATMAP_CACHE_SECONDS)
     return payload
 
 

@@ -13,15 +13,14 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from shared.enums import EventStatus, TicketStatus
+from shared.enums import LIVE_TICKET_STATUSES, EventStatus
 from shared.exceptions import BusinessRuleViolation
 
 from .generator import InvalidLayout, LayoutParams, generate
 from .models import Seat, SeatMap, Section
-from .svg import SvgRejected, import_svg
+from .svg import SvgImport, SvgRejected, import_svg
 
 BATCH_SIZE = 2000
-LIVE_TICKET_STATUSES = (TicketStatus.VALID, TicketStatus.USED)
 
 
 def create_procedural_map(venue, name: str, params: LayoutParams, owner=None) -> SeatMap:
@@ -126,7 +125,13 @@ def _seats_sold(seat_map: SeatMap) -> BusinessRuleViolation:
 def import_svg_map(
     venue, name: str, svg_bytes: bytes, owner=None, *, max_bytes: int | None = None
 ) -> tuple[SeatMap, dict]:
-    """A new map from an organizer's SVG, and the importer's report.
+    """A new map from an organizer's SVG, and the importer's report (``read_svg`` then
+    ``create_svg_map``)."""
+    return create_svg_map(venue, name, read_svg(svg_bytes, max_bytes=max_bytes), owner)
+
+
+def read_svg(svg_bytes: bytes, *, max_bytes: int | None = None) -> SvgImport:
+    """Parse, sanitize and read an organizer's SVG: the one parse of an upload.
 
     Refused (BusinessRuleViolation, code ``svg_rejected``) when the file is unusable or has
     no readable seat; elements that could not be read are listed in the report instead.
@@ -143,6 +148,11 @@ def import_svg_map(
             code="svg_rejected",
             details={"reason": "no_seats", "report": result.report},
         )
+    return result
+
+
+def create_svg_map(venue, name: str, result: SvgImport, owner=None) -> tuple[SeatMap, dict]:
+    """A new map from an SVG that ``read_svg`` accepted, and the importer's report."""
     with transaction.atomic():
         seat_map = SeatMap.objects.create(
             venue=venue,

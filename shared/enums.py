@@ -1,6 +1,7 @@
-"""Status values shared by the API, the worker and the notifications."""
+"""The vocabulary every layer shares: statuses, reasons, registration modes, live tickets."""
 
 from django.db import models
+from django.db.models import Q
 
 
 class BookingStatus(models.TextChoices):
@@ -22,6 +23,12 @@ class TicketStatus(models.TextChoices):
     VALID = "valid", "Valid"
     USED = "used", "Used"
     CANCELLED = "cancelled", "Cancelled"
+
+
+# A live ticket keeps its seat sold: any status but cancelled. LIVE_TICKET is the same rule as a
+# filter on tickets; it is also the condition of the unique index against double sales.
+LIVE_TICKET_STATUSES = tuple(s for s in TicketStatus if s != TicketStatus.CANCELLED)
+LIVE_TICKET = ~Q(status=TicketStatus.CANCELLED)
 
 
 class RegistrationStatus(models.TextChoices):
@@ -50,3 +57,10 @@ class EventStatus(models.TextChoices):
     ON_SALE = "on_sale", "On sale"
     CLOSED = "closed", "Sales closed"
     CANCELLED = "cancelled", "Cancelled"
+
+
+class RegistrationMode(models.TextChoices):
+    """How an event books: in the request, or through the queue and the booking worker."""
+
+    SIMPLE = "simple", "Simple (booked in the request)"
+    QUEUED = "queued", "Queued (high demand, booked by the worker)"

@@ -1,18 +1,18 @@
 """Fixtures shared by every test: real Redis (test databases), real worker processes, data."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
-from django.utils import timezone
+
+from infrastructure.processes import ManagedProcess, free_port, url_answers, wait_until
+from shared.enums import BookingStatus
+from tests.factories import EventFactory, GeneralAdmissionEventFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,28 +36,32 @@ def settle_workers(request):
     yield
     from registration_worker.models import Booking, OutboxMessage
 
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        busy = Booking.objects.filter(status__in=["pending", "pending_payment"]).exists()
-        if not busy and not OutboxMessage.objects.filter(sent_at__isnull=True).exists():
-            break
-        time.sleep(0.1)
+    if not Booking.objects.exists() and not OutboxMessage.objects.exists():
+        return  # no booking was made: nothing for a worker to finish
+    wait_until(
+        lambda: (
+            not Booking.objects.filter(
+                status__in=[BookingStatus.PENDING, BookingStatus.PENDING_PAYMENT]
+            ).exists()
+            and not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+        ),
+        timeout=15,
+        interval=0.1,
+    )
     time.sleep(0.3)  # the relay's pushes and the task's ack follow its commit
 
 
 @pytest.fixture(autouse=True)
 def clean_redis():
     """Each test starts with empty seat locks, channel layer and cache, and no stale caches."""
-    from ticketing import selectors
+    from shared.local_cache import LocalCache
     from ticketing.auth.authentication import token_users
-    from ticketing.services import event_rules
 
     for url in _redis_urls():
         client = redis.Redis.from_url(url)
         client.flushdb()
         client.close()
-    event_rules._local.clear()
-    selectors._pricing_cache.clear()
+    LocalCache.clear_all()
     token_users.clear()
     yield
 
@@ -70,7 +74,7 @@ def test_database_url() -> str:
 test_database_url.__test__ = False
 
 
-class WorkerProcess:
+class WorkerProcess(ManagedProcess):
     """A real ``celery worker`` on the test vhost and the test database."""
 
     def __init__(
@@ -82,79 +86,39 @@ class WorkerProcess:
         extra_args: tuple[str, ...] = (),
     ):
         self.queues = queues
-        self.log_path = log_path
-        self.concurrency = concurrency
-        self.pool = pool
-        self.extra_args = extra_args
-        self.proc: subprocess.Popen | None = None
+        super().__init__(
+            [
+                *(sys.executable, "-m", "celery", "-A", "ticketing", "worker"),
+                *("-Q", queues, "-c", str(concurrency), "--pool", pool),
+                *("-n", f"test-{queues}-{os.getpid()}@%h"),
+                *("--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"),
+                *extra_args,
+            ],
+            log_path=log_path,
+            env=test_process_env(),
+        )
 
     def start(self):
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
-            "DATABASE_URL": test_database_url(),
-        }
-        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "ticketing",
-                "worker",
-                "-Q",
-                self.queues,
-                "-c",
-                str(self.concurrency),
-                "--pool",
-                self.pool,
-                "-n",
-                f"test-{self.queues}-{os.getpid()}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "INFO",
-                *self.extra_args,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if b" ready." in self.log_path.read_bytes()[self.log_offset :]:
-                return self
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited; see {self.log_path}")
-            time.sleep(0.2)
-        raise RuntimeError(f"worker did not start; see {self.log_path}")
+        return super().start(lambda: b" ready." in self.log_text(), timeout=60)
 
     def child_pids(self) -> list[int]:
         out = subprocess.run(
             ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False
         )
-        return [int(p) for p in out.stdout.split()]
+        return [int(pid) for pid in out.stdout.split()]
 
-    def kill(self):
-        """SIGKILL the whole worker, as an OOM killer or a lost machine would."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        self.log.close()
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
+def test_process_env(**extra) -> dict:
+    """The environment of a worker or server subprocess: the test settings and database."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
+        "DATABASE_URL": test_database_url(),
+        **extra,
+    }
+
+
+test_process_env.__test__ = False
 
 
 def purge_test_queues():
@@ -225,79 +189,26 @@ def redis_cluster():
 
 
 @pytest.fixture
-def make_user(django_user_model):
-    counter = {"n": 0}
-
+def make_user(db):
     def make(name=None, **extra):
-        counter["n"] += 1
-        name = name or f"buyer{counter['n']}-{time.monotonic_ns()}"
-        return django_user_model.objects.create_user(
-            username=name, email=f"{name}@example.com", password="pw", **extra
-        )
+        return UserFactory(**({"username": name} if name else {}), **extra)
 
     return make
 
 
 def create_seated_event(organizer, rows=2, seats_per_row=5, **fields):
     """A theatre event on sale: ``rows`` x ``seats_per_row`` seats, one category at 45.00 EUR."""
-    from seatmaps.models import Seat, SeatMap, Section
-    from ticketing.models import Event, PriceCategory, Venue
-
-    venue = Venue.objects.create(name="Test Theatre", city="Berlin", address="Main St 1")
-    seat_map = SeatMap.objects.create(venue=venue, name="Main", kind="procedural")
-    section = Section.objects.create(seat_map=seat_map, code="stalls", name="Stalls")
-    Seat.objects.bulk_create(
-        Seat(
-            seat_map=seat_map,
-            section=section,
-            row_label=chr(ord("A") + r),
-            number=str(n + 1),
-            label=f"Row {chr(ord('A') + r)} Seat {n + 1}",
-            x=n * 10,
-            y=r * 10,
-        )
-        for r in range(rows)
-        for n in range(seats_per_row)
-    )
-    now = timezone.now()
-    event = Event.objects.create(
-        organizer=organizer,
-        title=fields.pop("title", "Test Concert"),
-        slug=f"event-{time.monotonic_ns()}",
-        venue=venue,
-        seat_map=seat_map,
-        starts_at=now + timedelta(days=30),
-        ends_at=now + timedelta(days=30, hours=3),
-        status=fields.pop("status", Event.Status.ON_SALE),
-        **fields,
-    )
-    category = PriceCategory.objects.create(event=event, name="Category A", price=Decimal("45.00"))
-    category.sections.add(section)
-    return event
+    return EventFactory(organizer=organizer, rows=rows, seats_per_row=seats_per_row, **fields)
 
 
 def create_ga_event(organizer, capacity=10, **fields):
-    from ticketing.models import Event, PriceCategory, Venue
-
-    venue = Venue.objects.create(name="Open Air", city="Hamburg")
-    now = timezone.now()
-    event = Event.objects.create(
-        organizer=organizer,
-        title=fields.pop("title", "Festival"),
-        slug=f"ga-{time.monotonic_ns()}",
-        venue=venue,
-        capacity=capacity,
-        starts_at=now + timedelta(days=10),
-        ends_at=now + timedelta(days=10, hours=8),
-        status=fields.pop("status", Event.Status.ON_SALE),
-        **fields,
-    )
-    PriceCategory.objects.create(event=event, name="Standing", price=Decimal("30.00"))
-    return event
+    """A general-admission event on sale for ``capacity`` people, standing at 30.00 EUR."""
+    return GeneralAdmissionEventFactory(organizer=organizer, capacity=capacity, **fields)
 
 
 @pytest.fixture
 def organizer(make_user):
+    """A staff member who organizes events (``seated_event`` is theirs)."""
     return make_user("organizer", is_staff=True)
 
 
@@ -308,14 +219,6 @@ def seated_event(organizer):
 
 def seat_ids(event):
     return list(event.seat_map.seats.order_by("id").values_list("id", flat=True))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -340,42 +243,17 @@ def api_server(django_db_setup, artifacts_dir):
         f"{url}/healthz",
     )
     yield url
-    _stop(proc)
+    proc.stop()
 
 
-def _serve(args: list[str], log_path: Path, url: str):
+def _serve(args: list[str], log_path: Path, url: str) -> ManagedProcess:
     """Start a server subprocess on the test database; returns it once ``url`` answers."""
-    import httpx
-
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
-        "DATABASE_URL": test_database_url(),
-        "DATABASE_POOL_MAX": "20",
-    }
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise RuntimeError(f"{args[0]} did not start; see {log_path}")
-
-
-def _stop(proc):
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    server = ManagedProcess(
+        [sys.executable, "-m", *args],
+        log_path=log_path,
+        env=test_process_env(DATABASE_POOL_MAX="20"),
+    )
+    return server.start(url_answers(url))
 
 
 @pytest.fixture(scope="session")
@@ -400,7 +278,7 @@ def asgi_server(django_db_setup, artifacts_dir):
         f"{url}/healthz",
     )
     yield url
-    _stop(proc)
+    proc.stop()
 
 
 @pytest.fixture

@@ -10,20 +10,13 @@ from registration_worker.models import Booking, Ticket
 from seatmaps.models import Section
 from shared.access import events_visible_to, is_platform_admin, owned_visible_to
 from shared.exceptions import DependencyUnavailable
-from shared.owned_admin import OwnedModelAdmin
-from ticketing.models import Event, PriceCategory, Venue
+from ticketing.models import Event, PriceCategory
 from ticketing.services import events as event_services
 from ticketing.services.event_rules import publish_event_rules
 
 
 def _own_events(request, queryset, path="organizer"):
     return events_visible_to(request.user, queryset, path)
-
-
-@admin.register(Venue)
-class VenueAdmin(OwnedModelAdmin):
-    list_display = ["name", "city", "time_zone", "owner"]
-    search_fields = ["name", "city"]
 
 
 class PriceCategoryFormSet(BaseInlineFormSet):
@@ -106,13 +99,13 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
     @admin.action(description="Open sales")
     def open_sales(self, request, queryset):
         for event in queryset.exclude(status=Event.Status.CANCELLED):
-            event_services.open_sales(event)
+            event_services.open_sales(event=event)
         self.message_user(request, "Sales opened.")
 
     @admin.action(description="Close sales")
     def close_sales(self, request, queryset):
         for event in queryset:
-            event_services.close_sales(event)
+            event_services.close_sales(event=event)
         self.message_user(request, "Sales closed.")
 
     @admin.action(description="Cancel events (cancels their bookings)")
@@ -120,7 +113,7 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
         total = 0
         for event in queryset:
             try:
-                total += event_services.cancel_event(event)
+                total += event_services.cancel_event(event=event)
             except DependencyUnavailable as exc:
                 self.message_user(
                     request,

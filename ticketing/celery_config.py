@@ -65,6 +65,7 @@ task_queues = (
 )
 task_routes = {
     "registration_worker.*": {"queue": BOOKINGS_QUEUE, "routing_key": BOOKINGS_QUEUE},
+    "ticketing.reconcile_sold_seats": {"queue": BOOKINGS_QUEUE, "routing_key": BOOKINGS_QUEUE},
     "notifications.*": {"queue": NOTIFICATIONS_QUEUE, "routing_key": NOTIFICATIONS_QUEUE},
     "payments.*": {"queue": PAYMENTS_QUEUE, "routing_key": PAYMENTS_QUEUE},
 }
@@ -75,7 +76,7 @@ beat_schedule = {
         "task": "registration_worker.expire_pending_registrations",
         "schedule": 15.0,
     },
-    "reconcile-sold-seats": {"task": "registration_worker.reconcile_sold_seats", "schedule": 60.0},
+    "reconcile-sold-seats": {"task": "ticketing.reconcile_sold_seats", "schedule": 60.0},
     # Compensate bookings unpaid after their deadline, refund charges that outlived a booking.
     "sweep-payments": {"task": "payments.sweep_payments", "schedule": 10.0},
 }

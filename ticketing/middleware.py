@@ -1,17 +1,15 @@
 """Authentication middleware that keeps the user lookup off the hot path."""
 
-import threading
-import time
 from functools import partial
 
 from django.contrib.auth import get_user
 from django.contrib.auth.middleware import AuthenticationMiddleware, auser
 from django.utils.functional import SimpleLazyObject
 
+from shared.local_cache import LocalCache
+
 USER_CACHE_SECONDS = 10
-_MAX_ENTRIES = 50_000
-_users: dict[str, tuple[float, object]] = {}
-_lock = threading.Lock()
+_users: LocalCache = LocalCache(ttl=USER_CACHE_SECONDS, max_entries=50_000)
 
 
 def cached_user(request):
@@ -22,17 +20,12 @@ def cached_user(request):
     ``USER_CACHE_SECONDS`` in processes that saw them recently.
     """
     key = request.session.session_key
-    now = time.monotonic()
-    if key:
-        hit = _users.get(key)
-        if hit and hit[0] > now:
-            return hit[1]
+    user = _users.get(key) if key else None
+    if user is not None:
+        return user
     user = get_user(request)
     if key and user.is_authenticated:
-        with _lock:
-            if len(_users) >= _MAX_ENTRIES:
-                _users.clear()
-            _users[key] = (now + USER_CACHE_SECONDS, user)
+        _users.set(key, user)
     return user
 
 

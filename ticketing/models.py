@@ -1,48 +1,20 @@
-"""The ticketing domain: venues, events and their price categories."""
+"""The ticketing domain: events and their price categories (venues belong to seatmaps)."""
 
-import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.utils import timezone
 
-from shared.enums import EventStatus
-
-TIME_ZONES = sorted((tz, tz) for tz in zoneinfo.available_timezones())
-
-
-class Venue(models.Model):
-    # Who may change the venue; empty for a shared venue that only admins change and every
-    # organizer may use (shared/access.py).
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="venues",
-        help_text="Empty: a shared venue, changed by admins only.",
-    )
-    name = models.CharField(max_length=200)
-    city = models.CharField(max_length=100)
-    address = models.CharField(max_length=300, blank=True)
-    time_zone = models.CharField(max_length=64, choices=TIME_ZONES, default="Europe/Berlin")
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self):
-        return f"{self.name}, {self.city}"
+from seatmaps.models import Venue
+from shared.enums import EventStatus, RegistrationMode
 
 
 class Event(models.Model):
     Status = EventStatus
 
-    class RegistrationMode(models.TextChoices):
-        SIMPLE = "simple", "Simple (booked in the request)"
-        QUEUED = "queued", "Queued (high demand, booked by the worker)"
+    RegistrationMode = RegistrationMode
 
     organizer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="organized_events"
@@ -120,14 +92,6 @@ class Event(models.Model):
             raise ValidationError("The event cannot end before it starts.")
         if self.sales_start and self.sales_end and self.sales_end < self.sales_start:
             raise ValidationError("Sales cannot end before they start.")
-
-    def sales_open_at(self, now=None) -> bool:
-        now = now or timezone.now()
-        return (
-            self.status == self.Status.ON_SALE
-            and (self.sales_start is None or self.sales_start <= now)
-            and (self.sales_end is None or now < self.sales_end)
-        )
 
 
 class PriceCategory(models.Model):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
+from django.db.models import Prefetch
+
+from registration_worker.models import Booking, Ticket
+from registration_worker.selectors import live_seat_ids, live_ticket_count
 from seatmaps.models import Seat
+from shared.local_cache import LocalCache
 from shared.locks import seat_locks
 from ticketing.models import Event, PriceCategory
 from ticketing.services.event_rules import get_event_rules
@@ -29,25 +33,16 @@ class SeatPricing:
     seats: list[dict]  # the seat map, in map order, with its category
 
 
-def sellable_seat_ids(event: Event) -> list[int]:
-    return list(
-        Seat.objects.filter(
-            seat_map_id=event.seat_map_id, section__price_categories__event=event
-        ).values_list("pk", flat=True)
-    )
-
-
-_pricing_cache: dict[tuple[int, str], SeatPricing] = {}
-_pricing_lock = threading.Lock()
+_pricing_cache: LocalCache[SeatPricing] = LocalCache()
 
 
 def seat_pricing(event_id: int) -> SeatPricing:
     """The event's categories and seat-to-category map, cached per version of the event's rules."""
     version = get_event_rules(event_id).version
-    key = (event_id, version)
-    cached = _pricing_cache.get(key)
-    if cached is not None:
-        return cached
+    return _pricing_cache.get_or_build(event_id, version, lambda: _build_pricing(event_id))
+
+
+def _build_pricing(event_id: int) -> SeatPricing:
     categories = {
         c.pk: Category(c.pk, c.name, str(c.price), c.currency, c.color)
         for c in PriceCategory.objects.filter(event_id=event_id)
@@ -83,12 +78,7 @@ def seat_pricing(event_id: int) -> SeatPricing:
                     "category": category_id,
                 }
             )
-    pricing = SeatPricing(categories, seat_category, seats)
-    with _pricing_lock:
-        for stale in [k for k in _pricing_cache if k[0] == event_id]:
-            del _pricing_cache[stale]
-        _pricing_cache[key] = pricing
-    return pricing
+    return SeatPricing(categories, seat_category, seats)
 
 
 def seat_statuses(event_id: int) -> dict:
@@ -97,19 +87,29 @@ def seat_statuses(event_id: int) -> dict:
     seat_ids = list(pricing.seat_category)
     held, sold, present = seat_locks().seat_statuses(event_id, seat_ids)
     if not present:
-        from registration_worker.services import live_seat_ids
-
         seat_locks().rebuild_sold(event_id, live_seat_ids(event_id))
         held, sold, _ = seat_locks().seat_statuses(event_id, seat_ids)
     return {"held": sorted(held), "sold": sorted(sold)}
+
+
+def bookings_of(*, buyer):
+    """A buyer's bookings with what the API shows of them (event, tickets, seats, prices)."""
+    tickets = Ticket.objects.select_related("seat__section", "price_category")
+    return (
+        Booking.objects.filter(buyer=buyer)
+        .select_related("event")
+        .prefetch_related(Prefetch("tickets", queryset=tickets))
+    )
+
+
+def event_ids_not_cancelled() -> list[int]:
+    return list(Event.objects.exclude(status=Event.Status.CANCELLED).values_list("pk", flat=True))
 
 
 def general_admission_availability(event_id: int) -> dict:
     rules = get_event_rules(event_id)
     sold, held = seat_locks().ga_counts(event_id)
     if sold is None:
-        from registration_worker.services import live_ticket_count
-
         seat_locks().rebuild_ga_sold(event_id, live_ticket_count(event_id))
         sold, held = seat_locks().ga_counts(event_id)
     return {
@@ -121,8 +121,9 @@ def general_admission_availability(event_id: int) -> dict:
 
 
 __all__ = [
+    "bookings_of",
+    "event_ids_not_cancelled",
     "general_admission_availability",
     "seat_pricing",
     "seat_statuses",
-    "sellable_seat_ids",
 ]

@@ -246,10 +246,18 @@ SPECTACULAR_SETTINGS.update(
 # --- Ticketing rules -----------------------------------------------------------------------
 TICKET_SIGNING_KEY = env("TICKET_SIGNING_KEY", default=SECRET_KEY)
 EVENT_RULES_CACHE_SECONDS = env.float("EVENT_RULES_CACHE_SECONDS", default=2.0)
+# The longest a booking waits for an advisory lock (shared/db_locks.py) before answering 503.
+ADVISORY_LOCK_TIMEOUT_MS = env.int("ADVISORY_LOCK_TIMEOUT_MS", default=10_000)
 # Live seat maps (notifications/seat_fanout.py): one frame per event per window, and how many
 # frames a socket may lag before it is resynced with a snapshot.
 WS_BATCH_MS = env.int("WS_BATCH_MS", default=200)
 WS_MAX_QUEUED = env.int("WS_MAX_QUEUED", default=50)
+# Seat maps: how long a rendered map stays in the cache (a change bumps its revision, so this
+# only bounds memory), and the largest SVG an organizer may upload.
+SEATMAP_CACHE_SECONDS = env.int("SEATMAP_CACHE_SECONDS", default=24 * 3600)
+SEATMAP_SVG_MAX_BYTES = env.int("SEATMAP_SVG_MAX_BYTES", default=5 * 1024 * 1024)
+# The DRF class that authenticates a WebSocket's bearer token (notifications/ws_auth.py).
+WS_TOKEN_AUTHENTICATION_CLASS = "ticketing.auth.authentication.KeycloakJWTAuthentication"  # noqa: S105
 
 # --- i18n, static --------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -13,3 +13,7 @@ os.environ.setdefault("THROTTLE_HOLDS", "100000/min")
 os.environ.setdefault("THROTTLE_REGISTRATIONS", "100000/min")
 
 from .settings import *  # noqa: F403
+
+# Race tests create hundreds of users: hash their passwords fast (tests only; the subprocesses
+# the tests start read this module too).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

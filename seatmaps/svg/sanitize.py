@@ -29,7 +29,6 @@ from django.conf import settings
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 100
 
 ALLOWED_ELEMENTS = frozenset(
@@ -111,7 +110,7 @@ class SanitizeReport:
 
 
 def max_upload_bytes() -> int:
-    return getattr(settings, "SEATMAP_SVG_MAX_BYTES", DEFAULT_MAX_BYTES)
+    return settings.SEATMAP_SVG_MAX_BYTES
 
 
 def parse_svg(data: bytes | str, *, max_bytes: int | None = None) -> Element:

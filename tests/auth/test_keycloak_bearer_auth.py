@@ -9,13 +9,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from django.contrib.auth import get_user_model
-from rest_framework.response import Response
-from rest_framework.test import APIRequestFactory
-from rest_framework.views import APIView
 
 from ticketing.auth import tokens
 from ticketing.auth.models import KeycloakIdentity
-from ticketing.auth.permissions import IsOrganizer
 
 pytestmark = [pytest.mark.keycloak, pytest.mark.django_db]
 
@@ -107,26 +103,6 @@ def test_profile_changes_in_keycloak_follow(keycloak, api_get):
     assert second["id"] == first["id"]
     assert second["first_name"] == "Renamed"
     assert second["name"] == "Renamed Buyer"
-
-
-def test_organizer_permission(keycloak):
-    class OrganizerOnly(APIView):
-        permission_classes = [IsOrganizer]
-
-        def get(self, request):
-            return Response({"ok": True})
-
-    view = OrganizerOnly.as_view()
-    factory = APIRequestFactory()
-
-    def call(token=None):
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
-        return view(factory.get("/organizer-only/", **headers))
-
-    assert call().status_code == 401
-    assert call(keycloak.access_token("buyer@example.com")).status_code == 403
-    assert call(keycloak.access_token("organizer@example.com")).status_code == 200
-    assert call(keycloak.access_token("admin@example.com")).status_code == 200
 
 
 def test_locally_checked_claims_accept_a_well_formed_token(forger, api_get):

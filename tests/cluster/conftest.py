@@ -10,14 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import (
-    SINGLE_REDIS_BOOKING_WORKERS,
-    WorkerProcess,
-    _serve,
-    _stop,
-    free_port,
-    purge_test_queues,
-)
+from infrastructure.processes import free_port
+from tests.conftest import SINGLE_REDIS_BOOKING_WORKERS, WorkerProcess, _serve, purge_test_queues
 
 WEB_PROCESSES = 2
 BOOKING_PROCESSES = 2
@@ -69,6 +63,6 @@ def cluster_stack(redis_cluster, django_db_setup, artifacts_dir):
             _side_by_side([w.start for w in workers])
         yield ClusterStack(redis_cluster, webs, workers)
     finally:
-        _side_by_side([w.stop for w in workers if w.proc] + [lambda s=s: _stop(s) for s in servers])
+        _side_by_side([w.stop for w in workers] + [s.stop for s in servers])
         purge_test_queues()
         _side_by_side([w.start for w in paused])

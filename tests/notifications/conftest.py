@@ -7,14 +7,12 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from registration_worker.models import Booking, Ticket
-from seatmaps.models import Seat, SeatMap, Section
-from shared.enums import BookingSource, BookingStatus, TicketStatus
-from shared.ticket_codes import issue_code
-from ticketing.models import Event, PriceCategory, Venue
+from seatmaps.models import Seat, SeatMap, Section, Venue
+from shared.enums import BookingStatus, TicketStatus
+from tests.factories import BookingFactory, UserFactory
+from ticketing.models import Event, PriceCategory
 
 _counter = itertools.count(1)
 
@@ -25,15 +23,11 @@ def _unique(prefix: str) -> str:
 
 @pytest.fixture
 def make_user(db):
-    def make(username=None, *, email=None, is_staff=False, **extra):
-        username = username or _unique("user")
-        return get_user_model().objects.create_user(
-            username=username,
-            email=email if email is not None else f"{username}@example.test",
-            password="pw-for-tests",
-            is_staff=is_staff,
-            **extra,
-        )
+    def make(username=None, *, email=None, **extra):
+        fields = {"username": username or _unique("user")}
+        if email is not None:
+            fields["email"] = email
+        return UserFactory(**fields, **extra)
 
     return make
 
@@ -109,32 +103,14 @@ def make_booking(db):
         status=BookingStatus.CONFIRMED,
         ticket_status=TicketStatus.VALID,
     ):
-        category = event.price_categories.first()
         places = list(seats) if seats is not None else [None] * count
-        booking = Booking.objects.create(
+        return BookingFactory(
             buyer=buyer,
             event=event,
             status=status,
-            source=BookingSource.SIMPLE,
-            idempotency_key=_unique("idem"),
-            request_fingerprint=uuid.uuid4().hex,
-            hold_id=uuid.uuid4().hex,
-            total=category.price * len(places),
-            currency=category.currency,
-            confirmed_at=timezone.now() if status == BookingStatus.CONFIRMED else None,
+            tickets=places,
+            tickets__ticket_status=ticket_status,
         )
-        for seat in places:
-            Ticket.objects.create(
-                booking=booking,
-                event=event,
-                seat=seat,
-                price_category=category,
-                price=category.price,
-                currency=category.currency,
-                code=issue_code(event.id),
-                status=ticket_status,
-            )
-        return booking
 
     return make
 

@@ -21,13 +21,14 @@ def scan(user, code):
 
 
 @pytest.fixture
-def organizer(make_user):
+def event_organizer(make_user):
+    """The organizer of ``event``: an ordinary account, not staff (the door needs no admin)."""
     return make_user()
 
 
 @pytest.fixture
-def event(make_event, organizer):
-    return make_event(organizer)
+def event(make_event, event_organizer):
+    return make_event(event_organizer)
 
 
 @pytest.fixture
@@ -37,8 +38,8 @@ def ticket(make_user, make_booking, event):
     return booking.tickets.get()
 
 
-def test_a_valid_code_admits_the_ticket_and_names_holder_seat_and_event(organizer, ticket):
-    response = scan(organizer, ticket.code)
+def test_a_valid_code_admits_the_ticket_and_names_holder_seat_and_event(event_organizer, ticket):
+    response = scan(event_organizer, ticket.code)
 
     assert response.status_code == 200, response.content
     body = response.json()
@@ -56,13 +57,13 @@ def test_a_valid_code_admits_the_ticket_and_names_holder_seat_and_event(organize
     assert ticket.checked_in_at is not None
 
 
-def test_lowercase_and_padded_scans_are_accepted(organizer, ticket):
-    assert scan(organizer, f"  {ticket.code.lower()}\n").status_code == 200
+def test_lowercase_and_padded_scans_are_accepted(event_organizer, ticket):
+    assert scan(event_organizer, f"  {ticket.code.lower()}\n").status_code == 200
 
 
-def test_a_second_scan_answers_409_with_the_first_check_in_time(organizer, ticket):
-    first = scan(organizer, ticket.code)
-    second = scan(organizer, ticket.code)
+def test_a_second_scan_answers_409_with_the_first_check_in_time(event_organizer, ticket):
+    first = scan(event_organizer, ticket.code)
+    second = scan(event_organizer, ticket.code)
 
     assert second.status_code == 409
     error = second.json()["error"]
@@ -71,11 +72,11 @@ def test_a_second_scan_answers_409_with_the_first_check_in_time(organizer, ticke
     assert "already checked in" in error["message"]
 
 
-def test_a_forged_code_is_refused_with_400(organizer, ticket):
+def test_a_forged_code_is_refused_with_400(event_organizer, ticket):
     # Same event id, different signature: flip one character of the MAC.
     forged = ticket.code[:-1] + ("A" if ticket.code[-1] != "A" else "B")
 
-    response = scan(organizer, forged)
+    response = scan(event_organizer, forged)
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_ticket_code"
@@ -83,23 +84,23 @@ def test_a_forged_code_is_refused_with_400(organizer, ticket):
     assert Ticket.objects.get(pk=ticket.pk).status == TicketStatus.VALID
 
 
-def test_a_truncated_code_is_refused_with_400(organizer, ticket):
-    response = scan(organizer, ticket.code[:20])
+def test_a_truncated_code_is_refused_with_400(event_organizer, ticket):
+    response = scan(event_organizer, ticket.code[:20])
 
     assert response.status_code == 400
     assert "incomplete" in response.json()["error"]["message"]
 
 
-def test_a_missing_code_is_a_validation_error(organizer):
+def test_a_missing_code_is_a_validation_error(event_organizer):
     client = APIClient()
-    client.force_authenticate(organizer)
+    client.force_authenticate(event_organizer)
     response = client.post(URL, {}, format="json")
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation_error"
 
 
-def test_a_cancelled_ticket_answers_410(make_user, make_booking, organizer, event):
+def test_a_cancelled_ticket_answers_410(make_user, make_booking, event_organizer, event):
     booking = make_booking(
         make_user(),
         event,
@@ -109,16 +110,16 @@ def test_a_cancelled_ticket_answers_410(make_user, make_booking, organizer, even
         seats=[event.seat_map.seats.first()],
     )
 
-    response = scan(organizer, booking.tickets.get().code)
+    response = scan(event_organizer, booking.tickets.get().code)
 
     assert response.status_code == 410
     assert response.json()["error"]["code"] == "ticket_cancelled"
 
 
-def test_tickets_of_a_cancelled_event_answer_410(organizer, ticket):
+def test_tickets_of_a_cancelled_event_answer_410(event_organizer, ticket):
     Event.objects.filter(pk=ticket.event_id).update(status=Event.Status.CANCELLED)
 
-    assert scan(organizer, ticket.code).status_code == 410
+    assert scan(event_organizer, ticket.code).status_code == 410
 
 
 def test_another_organizer_may_not_check_in(make_user, ticket):
@@ -148,18 +149,18 @@ def test_anonymous_scans_are_refused(ticket):
     assert response.status_code in (401, 403)
 
 
-def test_a_signed_code_without_a_ticket_is_404(organizer, event):
-    assert scan(organizer, issue_code(event.id)).status_code == 404
+def test_a_signed_code_without_a_ticket_is_404(event_organizer, event):
+    assert scan(event_organizer, issue_code(event.id)).status_code == 404
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_scans_admit_exactly_once(organizer, ticket):
+def test_twenty_concurrent_scans_admit_exactly_once(event_organizer, ticket):
     statuses, barrier = [], threading.Barrier(20)
 
     def scanner():
         try:
             barrier.wait()
-            statuses.append(scan(organizer, ticket.code).status_code)
+            statuses.append(scan(event_organizer, ticket.code).status_code)
         finally:
             connection.close()
 

@@ -1,22 +1,16 @@
 """WebSockets through a real uvicorn process and a real client (what a browser goes through)."""
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from infrastructure.processes import ManagedProcess, free_port, port_accepts
 from shared.realtime import current_sequence, publish_seat_changes
-from tests.conftest import free_port
+from tests.conftest import ROOT, test_process_env
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the server process must see the rows
 
@@ -27,48 +21,16 @@ ORIGIN = "http://localhost:8000"
 def asgi_server(transactional_db):
     """``uvicorn ticketing.asgi:application`` on a spare port, using the test database."""
     port = free_port()
-    db = connection.settings_dict
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
-        f"/{db['NAME']}",
-        "CHANNEL_LAYER_REDIS_URL": settings.CHANNEL_LAYER_REDIS_URL,
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "ticketing.asgi:application",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            break
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"uvicorn did not start: {server.stdout.read().decode()}")
-        time.sleep(0.1)
+    server = ManagedProcess(
+        [sys.executable, "-m", "uvicorn", "ticketing.asgi:application",
+         "--port", str(port), "--host", "127.0.0.1", "--lifespan", "off",
+         "--log-level", "warning"],
+        log_path=ROOT / "test-artifacts" / "realtime-uvicorn.log",
+        env=test_process_env(CHANNEL_LAYER_REDIS_URL=settings.CHANNEL_LAYER_REDIS_URL),
+    )  # fmt: skip
+    server.start(port_accepts(port), timeout=30)
     yield f"ws://127.0.0.1:{port}"
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    server.stop(timeout=10)
 
 
 def test_anonymous_clients_see_close_code_4401_on_my_bookings(asgi_server):

@@ -10,10 +10,8 @@ import base64
 import contextlib
 import json
 import os
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -22,14 +20,14 @@ import uuid
 import orjson
 import pytest
 from django.conf import settings
-from django.db import connection
 from websockets.asyncio.client import connect
 
+from infrastructure.processes import ManagedProcess, free_port, port_accepts
 from registration_worker.services import cancel_booking
 from shared.locks import seat_locks
 from shared.realtime import current_sequence, publish_seat_changes
 from shared.seat_changes import stream_key
-from tests.conftest import free_port
+from tests.conftest import ROOT, test_process_env
 from ticketing.models import Event
 from ticketing.services.event_rules import publish_event_rules
 from ticketing.services.holds import create_hold
@@ -40,46 +38,20 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the servers must see the
 ORIGIN = "http://localhost:8000"
 
 
-def start_uvicorn(env_extra=None) -> tuple[subprocess.Popen, str]:
+def start_uvicorn(env_extra=None) -> tuple[ManagedProcess, str]:
     port = free_port()
-    db = connection.settings_dict
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "ticketing.settings_test",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
-        f"/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "CHANNEL_LAYER_REDIS_URL": settings.CHANNEL_LAYER_REDIS_URL,
-        **(env_extra or {}),
-    }
     command = [sys.executable, "-m", "uvicorn", "ticketing.asgi:application"]
     command += ["--port", str(port), "--host", "127.0.0.1", "--lifespan", "off"]
     # As infrastructure/Procfile: a frame is serialised once, not compressed per socket.
     command += ["--log-level", "warning", "--ws-per-message-deflate", "false"]
-    server = subprocess.Popen(
-        command,
-        env=env,
-        cwd=settings.BASE_DIR,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    env = test_process_env(
+        REDIS_URL=settings.REDIS_URL,
+        CHANNEL_LAYER_REDIS_URL=settings.CHANNEL_LAYER_REDIS_URL,
+        **(env_extra or {}),
     )
-    deadline = time.monotonic() + 30
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            break
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"uvicorn did not start: {server.stdout.read().decode()}")
-        time.sleep(0.1)
-    return server, f"ws://127.0.0.1:{port}"
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    log_path = ROOT / "test-artifacts" / "seat-fanout-uvicorn.log"
+    server = ManagedProcess(command, log_path=log_path, env=env)
+    return server.start(port_accepts(port), timeout=30), f"ws://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -97,7 +69,7 @@ def servers(transactional_db):
 
     yield start
     for server in started:
-        stop(server)
+        server.stop(timeout=10)
 
 
 class Client:
@@ -358,14 +330,16 @@ def test_worker_cancellation_and_expiry_changes_arrive(servers, crowd, make_user
         return [(c["seats"], c["status"]) for c in client.changes]
 
     # A hold, registered: the booking service (the worker's) sells the seats.
-    booked = create_hold(buyer.pk, event.id, seat_ids=seats[:2])
-    booking = register_hold(buyer.pk, booked.id, uuid.uuid4().hex).booking
+    booked = create_hold(user_id=buyer.pk, event_id=event.id, seat_ids=seats[:2])
+    booking = register_hold(
+        user_id=buyer.pk, hold_id=booked.id, idempotency_key=uuid.uuid4().hex
+    ).booking
     crowd.wait_until(lambda: (seats[:2], "sold") in statuses())
     # A cancellation puts them back on sale.
-    cancel_booking(booking.pk)
+    cancel_booking(booking_id=booking.pk)
     crowd.wait_until(lambda: (seats[:2], "available") in statuses())
     # A hold nobody registers runs out by TTL: announced within a second of expiring.
-    expiring = create_hold(buyer.pk, event.id, seat_ids=seats[5:7])
+    expiring = create_hold(user_id=buyer.pk, event_id=event.id, seat_ids=seats[5:7])
     expires_at = time.monotonic() + (expiring.expires_at.timestamp() - time.time())
     crowd.wait_until(lambda: (seats[5:7], "available") in statuses(), timeout=10)
     freed_at = client.arrived[client.changes[-1]["seq"]]

@@ -7,8 +7,6 @@ process of the session talks to the same simulator.
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -19,8 +17,9 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from infrastructure.processes import ManagedProcess, free_port, url_answers
 from registration_worker.models import Booking
-from tests.conftest import ROOT, WorkerProcess, create_seated_event, free_port
+from tests.conftest import WorkerProcess, create_seated_event
 
 BANK_PORT = free_port()
 BANK_URL = f"http://127.0.0.1:{BANK_PORT}"
@@ -39,43 +38,25 @@ BANK_DEFAULTS = {
 DECLINED_CARD = "4000000000000002"
 
 
-class BankProcess:
+class BankProcess(ManagedProcess):
     """``python -m bank_simulator`` on its own port and ledger file; stop it to take it down."""
 
     def __init__(self, port: int, ledger: Path, log_path: Path):
-        self.port, self.ledger_path, self.log_path = port, ledger, log_path
+        self.port, self.ledger_path = port, ledger
         self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        super().__init__(
+            [
+                *(sys.executable, "-m", "bank_simulator"),
+                *("--port", str(port), "--ledger", str(ledger)),
+            ],
+            log_path=log_path,
+        )
 
     def start(self) -> "BankProcess":
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "bank_simulator"),
-                    *("--port", str(self.port), "--ledger", str(self.ledger_path)),
-                ],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError(f"bank simulator did not start; see {self.log_path}")
+        return super().start(url_answers(f"{self.url}/health"), timeout=20)
 
     def stop(self) -> None:
-        if self.running:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=10)
+        super().stop(timeout=10)
 
     def configure(self, **changes) -> dict:
         return httpx.post(f"{self.url}/config", json=changes, timeout=5).json()

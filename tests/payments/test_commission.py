@@ -76,7 +76,7 @@ def test_event_admin_shows_gross_commission_and_payout_that_add_up(organizer, ad
             currency="EUR",
             status="confirmed",
         )
-        payment = open_payment(booking, "tok_test")
+        payment = open_payment(booking=booking, token="tok_test")
         payment.status = rng.choice(["approved", "approved", "approved", "declined", "refunded"])
         payment.save()
     # then the per-event sums add up to the cent
@@ -116,7 +116,7 @@ def test_default_commission_comes_from_settings(settings, make_user, organizer):
         total=Decimal("45.00"),
         currency="EUR",
     )
-    payment = open_payment(booking, "tok_test")
+    payment = open_payment(booking=booking, token="tok_test")
     assert (payment.commission, payment.organizer_share) == (Decimal("5.49"), Decimal("39.51"))
     assert payment.idempotency_key == str(booking.pk)
     assert payment.status == "pending"

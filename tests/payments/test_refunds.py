@@ -98,7 +98,7 @@ def test_event_cancellation_refunds_every_paid_booking(bank, payment_worker, mak
     event.refund_deadline = timezone.now() - timedelta(days=1)
     event.save(update_fields=["refund_deadline"])
     # when the organizer cancels the event
-    assert cancel_event(event) == 2
+    assert cancel_event(event=event) == 2
     # then every booking is refunded in full and cancelled, every seat released
     for booking in bookings:
         booking.refresh_from_db()
@@ -108,7 +108,7 @@ def test_event_cancellation_refunds_every_paid_booking(bank, payment_worker, mak
         assert Payment.objects.get(booking=booking).status == "refunded"
     assert not Ticket.objects.filter(event=event).exclude(status="cancelled").exists()
     # and running it again refunds nothing twice
-    cancel_event(event)
+    cancel_event(event=event)
     assert all(len(_refunds_of(bank, b)) == 1 for b in bookings)
 
 
@@ -121,7 +121,7 @@ def test_event_cancelled_while_a_booking_awaits_payment(bank, payment_worker, ma
     response = register(client, hold(client, event, seat_ids(event)[:1]), token=token)
     booking_id = response.json()["id"]
     # when the organizer cancels the event, then the bank comes back
-    cancel_event(event)
+    cancel_event(event=event)
     bank.start()
     # then the booking is not charged but compensated
     booking = wait_for_booking(booking_id, timeout=30)

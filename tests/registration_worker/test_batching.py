@@ -42,8 +42,12 @@ def _buyers(count):
 def _register(buyer, event, seats=None, quantity=None, hold_id=None):
     """Hold (unless ``hold_id``) and register; a queued event publishes the command."""
     if hold_id is None:
-        hold_id = create_hold(buyer.pk, event.pk, seat_ids=seats, quantity=quantity).id
-    return register_hold(buyer.pk, hold_id, uuid.uuid4().hex).booking, hold_id
+        hold_id = create_hold(
+            user_id=buyer.pk, event_id=event.pk, seat_ids=seats, quantity=quantity
+        ).id
+    return register_hold(
+        user_id=buyer.pk, hold_id=hold_id, idempotency_key=uuid.uuid4().hex
+    ).booking, hold_id
 
 
 def _wait_until_final(event, timeout=90):
@@ -168,8 +172,8 @@ def test_one_lost_race_fails_only_its_booking_and_a_redelivery_changes_nothing(
     category = event.price_categories.get().pk
     line = lambda seat: TicketLine(category, "45.00", seat)  # noqa: E731
     buyer, other = make_user(), make_user()
-    shared_hold = create_hold(buyer.pk, event.pk, seat_ids=seats[:2]).id
-    other_hold = create_hold(other.pk, event.pk, seat_ids=seats[2:4]).id
+    shared_hold = create_hold(user_id=buyer.pk, event_id=event.pk, seat_ids=seats[:2]).id
+    other_hold = create_hold(user_id=other.pk, event_id=event.pk, seat_ids=seats[2:4]).id
     a = _command(_pending(event, buyer, shared_hold), shared_hold, map(line, seats[:2]))
     b = _command(_pending(event, buyer, shared_hold), shared_hold, map(line, seats[:2]))
     c = _command(_pending(event, other, other_hold), other_hold, map(line, seats[2:4]))
@@ -196,7 +200,7 @@ def test_general_admission_batch_respects_the_capacity_postgresql_counts(make_us
     event = create_ga_event(organizer, capacity=4, registration_mode="queued")
     category = event.price_categories.get().pk
     buyers = [make_user() for _ in range(3)]
-    holds = [create_hold(b.pk, event.pk, quantity=1).id for b in buyers]
+    holds = [create_hold(user_id=b.pk, event_id=event.pk, quantity=1).id for b in buyers]
     early = _pending(event, make_user(), "gone")
     Ticket.objects.create(
         booking=early, event=event, price_category_id=category, price="30.00", currency="EUR",

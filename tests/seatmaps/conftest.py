@@ -5,6 +5,6 @@ import pytest
 
 @pytest.fixture
 def venue(db):
-    from ticketing.models import Venue
+    from seatmaps.models import Venue
 
     return Venue.objects.create(name="Stadttheater", city="Bonn")

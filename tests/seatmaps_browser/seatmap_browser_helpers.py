@@ -127,8 +127,9 @@ def on_sale_event(organizer, seat_map, title, mode="simple", venue=None, **field
 def theatre_event(organizer, mode="simple"):
     """A small theatre (3 rows of 8, one aisle) with two categories: rows A-B and row C."""
     from seatmaps.generator import LayoutParams, SectionSpec
+    from seatmaps.models import Venue
     from seatmaps.services import create_procedural_map
-    from ticketing.models import PriceCategory, Venue
+    from ticketing.models import PriceCategory
 
     venue = Venue.objects.create(name="Studio Theatre", city="Leipzig")
     params = LayoutParams(
@@ -154,8 +155,9 @@ def theatre_event(organizer, mode="simple"):
 def stadium_event(organizer, seats=3000, mode="queued"):
     """The demo stadium SVG (``seats`` seats) through the importer, three tiers of sections."""
     from seatmaps.demo import stadium_svg
+    from seatmaps.models import Venue
     from seatmaps.services import import_svg_map
-    from ticketing.models import PriceCategory, Venue
+    from ticketing.models import PriceCategory
 
     venue = Venue.objects.create(name="Test Arena", city="Hamburg")
     seat_map, _report = import_svg_map(venue, "Bowl", stadium_svg(seats).encode())

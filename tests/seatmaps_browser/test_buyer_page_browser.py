@@ -293,7 +293,8 @@ def test_logged_out_buyers_see_the_map_and_a_login_link_on_a_phone(asgi_server, 
 def test_general_admission_shows_a_quantity_picker_and_books(
     asgi_server, shots, organizer, make_user
 ):
-    from ticketing.models import PriceCategory, Venue
+    from seatmaps.models import Venue
+    from ticketing.models import PriceCategory
 
     venue = Venue.objects.create(name="Meadow", city="Bonn")
     event = on_sale_event(organizer, None, "Open Air", venue=venue, capacity=50)

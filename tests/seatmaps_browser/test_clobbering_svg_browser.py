@@ -14,8 +14,8 @@ from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 from seatmap_browser_helpers import chromium, cookies_of, in_thread, on_sale_event, publish
 
-from seatmaps.models import Seat, SeatMap
-from ticketing.models import PriceCategory, Venue
+from seatmaps.models import Seat, SeatMap, Venue
+from ticketing.models import PriceCategory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -16,10 +16,11 @@ from notifications.consumers import CLOSE_NOT_FOUND
 from registration_worker.models import Booking, Ticket
 from seatmaps import services as seatmap_services
 from seatmaps.demo import theatre_params
+from seatmaps.models import Venue
 from shared.enums import BookingStatus, TicketStatus
 from tests.conftest import create_seated_event, seat_ids
 from ticketing.asgi import application
-from ticketing.models import Event, Venue
+from ticketing.models import Event
 from ticketing.services import events as event_services
 from ticketing.services.event_rules import publish_event_rules
 from ticketing.services.holds import create_hold
@@ -65,12 +66,12 @@ def test_another_organizer_cannot_see_or_change_my_venue(organizers, owned):
     venue, _ = owned
     attacker = client_of(organizers[1])
 
-    assert "Theatre One" not in attacker.get("/admin/ticketing/venue/").content.decode()
-    url = f"/admin/ticketing/venue/{venue.pk}/change/"
+    assert "Theatre One" not in attacker.get("/admin/seatmaps/venue/").content.decode()
+    url = f"/admin/seatmaps/venue/{venue.pk}/change/"
     assert attacker.get(url).status_code in (302, 404)  # the admin redirects unknown ids
     renamed = attacker.post(url, {"name": "Pwned", "city": "X", "time_zone": "UTC"})
     assert renamed.status_code in (302, 403, 404)
-    deleted = attacker.post(f"/admin/ticketing/venue/{venue.pk}/delete/", {"post": "yes"})
+    deleted = attacker.post(f"/admin/seatmaps/venue/{venue.pk}/delete/", {"post": "yes"})
     assert deleted.status_code in (302, 403, 404)
 
     venue.refresh_from_db()
@@ -114,7 +115,7 @@ def test_the_owner_and_platform_admins_manage_the_venue_and_map(
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
     for user in (organizers[0], admin):
         client = client_of(user)
-        assert client.get(f"/admin/ticketing/venue/{venue.pk}/change/").status_code == 200
+        assert client.get(f"/admin/seatmaps/venue/{venue.pk}/change/").status_code == 200
         page = client.get(f"/admin/seatmaps/seatmap/{seat_map.pk}/change/")
         assert page.status_code == 200
         assert 'name="_save"' in page.content.decode()  # editable, not a read-only view
@@ -128,10 +129,10 @@ def test_shared_venues_are_usable_by_every_organizer_but_changed_by_admins_only(
         f'<option value="{shared.pk}"'
         in attacker.get("/admin/ticketing/event/add/").content.decode()
     )
-    page = attacker.get(f"/admin/ticketing/venue/{shared.pk}/change/").content.decode()
+    page = attacker.get(f"/admin/seatmaps/venue/{shared.pk}/change/").content.decode()
     assert 'name="_save"' not in page  # a read-only view
     attacker.post(
-        f"/admin/ticketing/venue/{shared.pk}/change/",
+        f"/admin/seatmaps/venue/{shared.pk}/change/",
         {"name": "Mine now", "city": "X", "time_zone": "UTC"},
     )
     shared.refresh_from_db()
@@ -140,7 +141,7 @@ def test_shared_venues_are_usable_by_every_organizer_but_changed_by_admins_only(
 
 def test_a_new_venue_belongs_to_the_organizer_who_adds_it(organizers):
     response = client_of(organizers[1]).post(
-        "/admin/ticketing/venue/add/",
+        "/admin/seatmaps/venue/add/",
         {"name": "Club Two", "city": "Bonn", "time_zone": "Europe/Berlin", "owner": ""},
     )
     assert response.status_code == 302
@@ -267,7 +268,7 @@ def test_a_buyer_cannot_cancel_after_attending(used_booking):
 
 
 def test_the_organizer_cancelling_the_event_still_cancels_used_bookings(used_booking):
-    event_services.cancel_event(used_booking.event)
+    event_services.cancel_event(event=used_booking.event)
 
     used_booking.refresh_from_db()
     assert used_booking.status == BookingStatus.CANCELLED
@@ -279,7 +280,7 @@ def test_the_organizer_cancelling_the_event_still_cancels_used_bookings(used_boo
 def test_registering_a_hold_whose_seat_left_the_sale_is_a_clear_422(organizers, make_user):
     event = create_seated_event(organizers[0])
     buyer = make_user()
-    hold = create_hold(buyer.pk, event.pk, seat_ids=seat_ids(event)[:2])
+    hold = create_hold(user_id=buyer.pk, event_id=event.pk, seat_ids=seat_ids(event)[:2])
     # the organizer takes the section out of every price category while the seats are held
     event.price_categories.get().sections.clear()
     publish_event_rules(event)

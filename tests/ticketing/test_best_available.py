@@ -8,10 +8,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from seatmaps.generator import LayoutParams, SectionSpec
-from seatmaps.models import Seat
+from seatmaps.models import Seat, Venue
 from seatmaps.services import create_procedural_map
 from tests.conftest import create_ga_event, create_seated_event, seat_ids
-from ticketing.models import Event, PriceCategory, Venue
+from ticketing.models import Event, PriceCategory
 from ticketing.services import best_available
 from ticketing.services.event_rules import publish_event_rules
 from ticketing.services.holds import create_hold
@@ -124,8 +124,8 @@ def test_held_and_sold_seats_split_blocks(client_for, organizer, make_user):
     # given one row of 5 where seats 2 and 4 are held by someone else
     event = create_seated_event(organizer, rows=1, seats_per_row=5)
     ids = seat_ids(event)
-    create_hold(make_user().pk, event.pk, seat_ids=[ids[1]])
-    create_hold(make_user().pk, event.pk, seat_ids=[ids[3]])
+    create_hold(user_id=make_user().pk, event_id=event.pk, seat_ids=[ids[1]])
+    create_hold(user_id=make_user().pk, event_id=event.pk, seat_ids=[ids[3]])
     # when 2 adjacent seats are asked for, then there are none
     response = best(client_for(), event, 2)
     assert response.status_code == 409
@@ -158,11 +158,11 @@ def test_a_lost_race_moves_on_to_the_next_block(client_for, organizer, make_user
     rival = make_user()
     stolen = []
 
-    def racing_hold(user_id, event_id, seat_ids=None, quantity=None):
+    def racing_hold(*, user_id, event_id, seat_ids=None, quantity=None):
         if len(stolen) < 2:
-            create_hold(rival.pk, event_id, seat_ids=seat_ids)
+            create_hold(user_id=rival.pk, event_id=event_id, seat_ids=seat_ids)
             stolen.append(list(seat_ids))
-        return create_hold(user_id, event_id, seat_ids=seat_ids, quantity=quantity)
+        return create_hold(user_id=user_id, event_id=event_id, seat_ids=seat_ids, quantity=quantity)
 
     monkeypatch.setattr(best_available, "create_hold", racing_hold)
     # when the best 2 are asked for
@@ -180,10 +180,10 @@ def test_it_gives_up_after_a_few_lost_races(client_for, organizer, make_user, mo
     rival = make_user()
     tries = []
 
-    def always_lost(user_id, event_id, seat_ids=None, quantity=None):
+    def always_lost(*, user_id, event_id, seat_ids=None, quantity=None):
         tries.append(seat_ids)
-        create_hold(rival.pk, event_id, seat_ids=seat_ids)
-        return create_hold(user_id, event_id, seat_ids=seat_ids)
+        create_hold(user_id=rival.pk, event_id=event_id, seat_ids=seat_ids)
+        return create_hold(user_id=user_id, event_id=event_id, seat_ids=seat_ids)
 
     monkeypatch.setattr(best_available, "create_hold", always_lost)
     response = best(client_for(), event, 2)

@@ -41,7 +41,7 @@ def test_a_seated_page_has_the_map_with_accessible_seats_and_the_live_state(orga
     # given an event with one seat held by someone
     event = create_seated_event(organizer, rows=2, seats_per_row=3)
     ids = seat_ids(event)
-    create_hold(make_user().pk, event.pk, seat_ids=[ids[0]])
+    create_hold(user_id=make_user().pk, event_id=event.pk, seat_ids=[ids[0]])
     category = event.price_categories.get()
     # when a visitor opens the page
     html = page(Client(), event)

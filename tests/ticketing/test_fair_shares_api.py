@@ -85,7 +85,7 @@ def test_booked_seats_count_and_survive_a_redis_flush(make_user, organizer):
     assert booked.status_code == 201, booked.content
     # when Redis loses everything (restart, flush)
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    event_rules._local.clear()
+    event_rules._rules_cache.clear()
     # then the count of booked seats is rebuilt from PostgreSQL: 2 more are refused, 1 fits
     error = assert_error(hold(buyer, event, {"seats": seats[3:5]}), 422, "buyer_limit_reached")
     assert error["details"] == {"limit": 4, "held": 0, "booked": 3}

@@ -104,7 +104,9 @@ def _comparable(response):
 def test_the_shortcut_answers_as_drf_does(two_paths, seated_event, make_user):
     bearer, session = two_paths
     seats = seat_ids(seated_event)
-    create_hold(make_user().pk, seated_event.pk, seat_ids=[seats[5]])  # someone else's
+    create_hold(
+        user_id=make_user().pk, event_id=seated_event.pk, seat_ids=[seats[5]]
+    )  # someone else's
     refusals = {
         "seats_unavailable": {"seats": [seats[5]]},  # 409
         "unknown_seats": {"seats": [999_999]},

@@ -58,8 +58,9 @@ def scripts_of(html: str) -> Scripts:
 
 
 def hostile_event(organizer):
+    from seatmaps.models import Venue
     from seatmaps.services import import_svg_map
-    from ticketing.models import Event, PriceCategory, Venue
+    from ticketing.models import Event, PriceCategory
 
     venue = Venue.objects.create(name="Arena", city="Köln")
     seat_map, _ = import_svg_map(venue, "Clobber", HOSTILE_SVG)

@@ -1,8 +1,7 @@
-"""REST endpoints: translate HTTP to service calls and back, nothing more."""
+"""REST endpoints: each view translates HTTP to a service or selector call and back."""
 
 import orjson
 from django.core.exceptions import RequestDataTooBig
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -15,10 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments.services import refund_and_cancel_booking
-from registration_worker.models import Booking, Ticket
 from shared.access import EventAction
-from shared.enums import BookingStatus, FailureReason
-from shared.exceptions import BusinessRuleViolation
 from ticketing.access import check_event_access_by_rules
 from ticketing.api.errors import as_ticketing_error, ticketing_error_body
 from ticketing.api.serializers import (
@@ -32,17 +28,21 @@ from ticketing.api.serializers import (
 from ticketing.api.throttles import RegistrationRateThrottle
 from ticketing.auth.authentication import token_users
 from ticketing.models import Event
-from ticketing.selectors import general_admission_availability, seat_pricing, seat_statuses
+from ticketing.selectors import (
+    bookings_of,
+    general_admission_availability,
+    seat_pricing,
+    seat_statuses,
+)
 from ticketing.services.best_available import hold_best_available
 from ticketing.services.holds import create_hold, release_hold
-from ticketing.services.registrations import register_hold
+from ticketing.services.registrations import (
+    Registration,
+    check_registration_booked,
+    register_hold,
+)
 
 PUBLIC_STATUSES = [Event.Status.ON_SALE, Event.Status.CLOSED, Event.Status.CANCELLED]
-
-_FAILURE_HTTP = {
-    FailureReason.SEAT_TAKEN: status.HTTP_409_CONFLICT,
-    FailureReason.SOLD_OUT: status.HTTP_409_CONFLICT,
-}
 
 
 def json_response(body, http_status: int, headers=None) -> HttpResponse:
@@ -153,11 +153,17 @@ class HoldCreateView(APIView):
         best = body.get("best_available")
         if best is not None:
             hold = hold_best_available(
-                request.user.pk, event_id, best["quantity"], best.get("category")
+                user_id=request.user.pk,
+                event_id=event_id,
+                quantity=best["quantity"],
+                category=best.get("category"),
             )
         else:
             hold = create_hold(
-                request.user.pk, event_id, seat_ids=body.get("seats"), quantity=body.get("quantity")
+                user_id=request.user.pk,
+                event_id=event_id,
+                seat_ids=body.get("seats"),
+                quantity=body.get("quantity"),
             )
         return json_response(HoldSerializer.represent(hold), status.HTTP_201_CREATED)
 
@@ -183,7 +189,10 @@ def _everyday_hold(request, event_id: int) -> HttpResponse | None:
     user, _claims = seen
     try:
         hold = create_hold(
-            user.pk, event_id, seat_ids=body.get("seats"), quantity=body.get("quantity")
+            user_id=user.pk,
+            event_id=event_id,
+            seat_ids=body.get("seats"),
+            quantity=body.get("quantity"),
         )
     except Exception as exc:
         business = as_ticketing_error(exc)
@@ -199,12 +208,13 @@ class HoldDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, hold_id):
-        release_hold(request.user.pk, hold_id)
+        release_hold(user_id=request.user.pk, hold_id=hold_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _registration_response(request, booking: Booking) -> Response:
-    if booking.source == "queued" and booking.failure_reason != FailureReason.BROKER_UNAVAILABLE:
+def _registration_response(request, registration: Registration) -> Response:
+    booking = registration.booking
+    if registration.tracked:
         url = reverse("registration-status", args=[booking.tracking_id])
         return Response(
             {
@@ -213,17 +223,10 @@ def _registration_response(request, booking: Booking) -> Response:
             },
             status=status.HTTP_202_ACCEPTED,
         )
-    booking = _bookings_of(request.user).get(pk=booking.pk)
+    booking = bookings_of(buyer=request.user).get(pk=booking.pk)
     # A paid event's booking is 201 in ``pending_payment``: the payment is charged after.
-    if booking.status in (BookingStatus.CONFIRMED, BookingStatus.PENDING_PAYMENT):
-        return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
-    raise BusinessRuleViolation(
-        FailureReason(booking.failure_reason).label
-        if booking.failure_reason in FailureReason.values
-        else "The registration failed.",
-        details={"booking": str(booking.pk), "reason": booking.failure_reason},
-        code=booking.failure_reason or "registration_failed",
-    ).with_status(_FAILURE_HTTP.get(booking.failure_reason, status.HTTP_422_UNPROCESSABLE_ENTITY))
+    check_registration_booked(booking)
+    return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
 
 class RegistrationCreateView(APIView):
@@ -254,13 +257,13 @@ class RegistrationCreateView(APIView):
         body = RegistrationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         registration = register_hold(
-            request.user.pk,
-            body.validated_data["hold"],
-            key,
-            request.headers.get("X-Trace-Id", ""),
+            user_id=request.user.pk,
+            hold_id=body.validated_data["hold"],
+            idempotency_key=key,
+            trace_id=request.headers.get("X-Trace-Id", ""),
             payment_token=body.validated_data.get("payment_token", ""),
         )
-        return _registration_response(request, registration.booking)
+        return _registration_response(request, registration)
 
 
 class RegistrationStatusView(APIView):
@@ -268,17 +271,8 @@ class RegistrationStatusView(APIView):
 
     @extend_schema(responses=RegistrationStatusSerializer)
     def get(self, request, tracking_id):
-        booking = get_object_or_404(_bookings_of(request.user), tracking_id=tracking_id)
+        booking = get_object_or_404(bookings_of(buyer=request.user), tracking_id=tracking_id)
         return Response(RegistrationStatusSerializer.from_booking(booking))
-
-
-def _bookings_of(user):
-    tickets = Ticket.objects.select_related("seat__section", "price_category")
-    return (
-        Booking.objects.filter(buyer=user)
-        .select_related("event")
-        .prefetch_related(Prefetch("tickets", queryset=tickets))
-    )
 
 
 class BookingListView(APIView):
@@ -286,7 +280,7 @@ class BookingListView(APIView):
 
     @extend_schema(responses=BookingSerializer(many=True))
     def get(self, request):
-        return Response(BookingSerializer(_bookings_of(request.user), many=True).data)
+        return Response(BookingSerializer(bookings_of(buyer=request.user), many=True).data)
 
 
 class BookingDetailView(APIView):
@@ -295,7 +289,9 @@ class BookingDetailView(APIView):
     @extend_schema(responses=BookingSerializer)
     def get(self, request, booking_id):
         return Response(
-            BookingSerializer(get_object_or_404(_bookings_of(request.user), pk=booking_id)).data
+            BookingSerializer(
+                get_object_or_404(bookings_of(buyer=request.user), pk=booking_id)
+            ).data
         )
 
 
@@ -313,6 +309,8 @@ class BookingCancelView(APIView):
         },
     )
     def post(self, request, booking_id):
-        booking = get_object_or_404(_bookings_of(request.user), pk=booking_id)
-        refund_and_cancel_booking(booking.pk)  # the buyer's rules: deadline, unused tickets
-        return Response(BookingSerializer(_bookings_of(request.user).get(pk=booking.pk)).data)
+        booking = get_object_or_404(bookings_of(buyer=request.user), pk=booking_id)
+        refund_and_cancel_booking(
+            booking_id=booking.pk
+        )  # the buyer's rules: deadline, unused tickets
+        return Response(BookingSerializer(bookings_of(buyer=request.user).get(pk=booking.pk)).data)

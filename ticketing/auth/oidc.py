@@ -80,7 +80,7 @@ def keycloak_logout_url(request, post_logout_redirect=None) -> str:
         resolve_url(post_logout_redirect or settings.LOGOUT_REDIRECT_URL)
     )
     id_token = request.session.get("oidc_id_token")
-    if not getattr(settings, "KEYCLOAK_ENABLED", True) or not id_token:
+    if not settings.KEYCLOAK_ENABLED or not id_token:
         return target
     query = urlencode(
         {

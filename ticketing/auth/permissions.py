@@ -1,5 +1,3 @@
-from rest_framework.permissions import BasePermission
-
 from ticketing.auth.services import organizers_group_name
 
 
@@ -10,12 +8,3 @@ def is_organizer(user) -> bool:
     if user.is_superuser:
         return True
     return user.is_staff and user.groups.filter(name=organizers_group_name()).exists()
-
-
-class IsOrganizer(BasePermission):
-    """Organizer endpoints: 401 without credentials, 403 for a user without the role."""
-
-    message = "This needs the organizer role."
-
-    def has_permission(self, request, view):
-        return is_organizer(request.user)

@@ -46,7 +46,7 @@ class ClaimsError(ValueError):
 
 
 def organizers_group_name() -> str:
-    return getattr(settings, "KEYCLOAK_ORGANIZER_GROUP", "Organizers")
+    return settings.KEYCLOAK_ORGANIZER_GROUP
 
 
 def realm_roles(claims: dict[str, Any]) -> list[str]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import html
 import json
 import re
-import threading
 from dataclasses import dataclass
 
 from django.utils.html import json_script
 
 from seatmaps.models import Section
 from seatmaps.render import annotate_seats, render_seat_map
+from shared.local_cache import LocalCache
 from ticketing.models import Event
 from ticketing.selectors import seat_pricing
 from ticketing.services.event_rules import get_event_rules
@@ -40,8 +40,7 @@ class EventMap:
     css: str
 
 
-_cache: dict[tuple, EventMap] = {}
-_cache_lock = threading.Lock()
+_cache: LocalCache[EventMap] = LocalCache(max_entries=_CACHE_SIZE)
 
 
 def safe_color(value: str) -> str:
@@ -58,18 +57,8 @@ def event_map(event: Event) -> EventMap:
     seat_map = event.seat_map
     version = get_event_rules(event.pk).version
     created = int(seat_map.created_at.timestamp() * 1_000_000)
-    key = (event.pk, version, seat_map.pk, created, seat_map.revision)
-    cached = _cache.get(key)
-    if cached is not None:
-        return cached
-    result = build_event_map(event)
-    with _cache_lock:
-        for stale in [k for k in _cache if k[0] == event.pk]:
-            del _cache[stale]
-        while len(_cache) >= _CACHE_SIZE:
-            del _cache[next(iter(_cache))]
-        _cache[key] = result
-    return result
+    key = (version, seat_map.pk, created, seat_map.revision)
+    return _cache.get_or_build(event.pk, key, lambda: build_event_map(event))
 
 
 def build_event_map(event: Event) -> EventMap:

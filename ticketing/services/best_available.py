@@ -21,12 +21,12 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-import threading
 from collections import defaultdict
 from dataclasses import dataclass
 
 from seatmaps.models import Section
 from shared.exceptions import BusinessRuleViolation, SeatsUnavailable
+from shared.local_cache import LocalCache
 from ticketing.models import Event
 from ticketing.selectors import SeatPricing, seat_pricing, seat_statuses
 from ticketing.services.event_rules import get_event_rules
@@ -57,8 +57,7 @@ class Block:
     distance: float
 
 
-_rows_cache: dict[tuple[int, str, int | None], list[Row]] = {}
-_rows_lock = threading.Lock()
+_rows_cache: LocalCache[list[Row]] = LocalCache()
 
 
 def event_rows(event_id: int) -> list[Row]:
@@ -68,15 +67,11 @@ def event_rows(event_id: int) -> list[Row]:
     seat_map_id, revision = Event.objects.filter(pk=event_id).values_list(
         "seat_map_id", "seat_map__revision"
     ).first() or (None, None)
-    key = (event_id, version, revision)
-    rows = _rows_cache.get(key)
-    if rows is None:
-        rows = build_rows(seat_pricing(event_id), _section_ranks(seat_map_id))
-        with _rows_lock:
-            for stale in [k for k in _rows_cache if k[0] == event_id]:
-                del _rows_cache[stale]
-            _rows_cache[key] = rows
-    return rows
+    return _rows_cache.get_or_build(
+        event_id,
+        (version, revision),
+        lambda: build_rows(seat_pricing(event_id), _section_ranks(seat_map_id)),
+    )
 
 
 def _section_ranks(seat_map_id: int | None) -> dict[str, int]:
@@ -164,7 +159,7 @@ def find_blocks(
 
 
 def hold_best_available(
-    user_id: int, event_id: int, quantity: int, category: int | None = None
+    *, user_id: int, event_id: int, quantity: int, category: int | None = None
 ) -> CreatedHold:
     """Hold the best block of ``quantity`` adjacent seats for a buyer.
 
@@ -174,7 +169,7 @@ def hold_best_available(
     rules = get_event_rules(event_id)
     if rules.is_general_admission:
         # No seats to choose: n tickets of the event are the best available.
-        return create_hold(user_id, event_id, quantity=quantity)
+        return create_hold(user_id=user_id, event_id=event_id, quantity=quantity)
     check_can_hold(rules, quantity)
     pricing = seat_pricing(event_id)
     if category is not None and category not in pricing.categories:
@@ -192,7 +187,7 @@ def hold_best_available(
             continue  # overlaps a seat lost in an earlier attempt
         attempts += 1
         try:
-            return create_hold(user_id, event_id, seat_ids=list(block.seats))
+            return create_hold(user_id=user_id, event_id=event_id, seat_ids=list(block.seats))
         except SeatsUnavailable as exc:
             unavailable.update((exc.details or {}).get("seats", ()))
         if attempts >= MAX_ATTEMPTS:

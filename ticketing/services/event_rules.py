@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 from dataclasses import asdict, dataclass, fields
 
 from django.conf import settings
 from django.utils import timezone
 
+from seatmaps.models import Seat
+from shared.enums import EventStatus
 from shared.exceptions import NotFound
+from shared.local_cache import LocalCache
 from shared.locks import rules_key, seat_locks
+from ticketing.models import Event
 
 
 @dataclass(frozen=True)
@@ -46,15 +49,14 @@ class EventRules:
     def sales_open(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now
         return (
-            self.status == "on_sale"
+            self.status == EventStatus.ON_SALE
             and (self.sales_start is None or self.sales_start <= now)
             and (self.sales_end is None or now < self.sales_end)
         )
 
 
 _FIELDS = {f.name for f in fields(EventRules)}
-_local: dict[int, tuple[float, EventRules]] = {}
-_local_lock = threading.Lock()
+_rules_cache: LocalCache[EventRules] = LocalCache(ttl=lambda: settings.EVENT_RULES_CACHE_SECONDS)
 
 
 def _rules_from_event(event) -> EventRules:
@@ -77,24 +79,27 @@ def _rules_from_event(event) -> EventRules:
     )
 
 
+def sellable_seat_ids(event: Event) -> list[int]:
+    """The seats of the event's map that a price category sells."""
+    return list(
+        Seat.objects.filter(
+            seat_map_id=event.seat_map_id, section__price_categories__event=event
+        ).values_list("pk", flat=True)
+    )
+
+
 def publish_event_rules(event) -> EventRules:
     """Write an event's rules and sellable seat ids to Redis; call after every change."""
-    from ticketing.selectors import sellable_seat_ids
-
     rules = _rules_from_event(event)
     locks = seat_locks()
     if not rules.is_general_admission:
         locks.load_seats(event.pk, sellable_seat_ids(event))
     locks.redis.set(rules_key(event.pk), json.dumps(asdict(rules)))
-    with _local_lock:
-        _local.pop(event.pk, None)
+    _rules_cache.discard(event.pk)
     return rules
 
 
 def load_sellable_seats(event_id: int) -> None:
-    from ticketing.models import Event
-    from ticketing.selectors import sellable_seat_ids
-
     event = Event.objects.filter(pk=event_id).first()
     if event is not None:
         seat_locks().load_seats(event_id, sellable_seat_ids(event))
@@ -102,22 +107,17 @@ def load_sellable_seats(event_id: int) -> None:
 
 def get_event_rules(event_id: int) -> EventRules:
     """The cached rules of an event; raises NotFound for an unknown event."""
-    now = time.monotonic()
-    cached = _local.get(event_id)
-    if cached and cached[0] > now:
-        return cached[1]
+    cached = _rules_cache.get(event_id)
+    if cached is not None:
+        return cached
     raw = seat_locks().redis.get(rules_key(event_id))
     data = json.loads(raw) if raw is not None else None
     if data is not None and set(data) == _FIELDS:
         rules = EventRules(**data)
     else:
         # Missing, or written by a process with another version of EventRules: rebuild.
-        from ticketing.models import Event
-
         event = Event.objects.filter(pk=event_id).first()
         if event is None:
             raise NotFound("There is no such event.", code="event_not_found")
         rules = publish_event_rules(event)
-    with _local_lock:
-        _local[event_id] = (now + settings.EVENT_RULES_CACHE_SECONDS, rules)
-    return rules
+    return _rules_cache.set(event_id, rules)

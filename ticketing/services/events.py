@@ -15,18 +15,18 @@ def _set_status(event: Event, status: str) -> None:
     transaction.on_commit(lambda: publish_event_rules(event))
 
 
-def open_sales(event: Event) -> None:
+def open_sales(*, event: Event) -> None:
     if event.status == Event.Status.CANCELLED:
         raise ValueError("A cancelled event cannot go on sale again.")
     _set_status(event, Event.Status.ON_SALE)
 
 
-def close_sales(event: Event) -> None:
+def close_sales(*, event: Event) -> None:
     if event.status != Event.Status.CANCELLED:
         _set_status(event, Event.Status.CLOSED)
 
 
-def cancel_event(event: Event) -> int:
+def cancel_event(*, event: Event) -> int:
     """Stop sales and cancel every confirmed booking (each buyer is told through the outbox).
 
     Paid bookings are refunded first; if the payment provider is down this raises
@@ -38,6 +38,6 @@ def cancel_event(event: Event) -> int:
     for booking_id in Booking.objects.filter(
         event=event, status=BookingStatus.CONFIRMED
     ).values_list("pk", flat=True):
-        refund_and_cancel_booking(booking_id, by_buyer=False)
+        refund_and_cancel_booking(booking_id=booking_id, by_buyer=False)
         cancelled += 1
     return cancelled

@@ -39,6 +39,6 @@ def resync_after_failover(event_id: int) -> bool:
             return False
         if previous is not None:
             log.warning("event %s: slot moved from %s to %s; resyncing", event_id, previous, owner)
-            reconcile_sold_seats([event_id])
+            reconcile_sold_seats(event_ids=[event_id])
         _owners[event_id] = owner  # only once the resync went through
     return previous is not None

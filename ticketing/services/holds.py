@@ -11,12 +11,9 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from registration_worker.services import (
-    live_seat_ids,
-    live_ticket_count,
-    live_tickets_by_buyer,
-    release_and_announce,
-)
+from registration_worker.selectors import live_seat_ids, live_ticket_count, live_tickets_by_buyer
+from registration_worker.services import release_and_announce
+from shared.enums import EventStatus
 from shared.exceptions import BusinessRuleViolation, NotFound, RateLimited, SeatsUnavailable
 from shared.locks import NO_RATE_LIMIT, Hold, HoldResult, RateLimit, seat_locks
 from ticketing.services.event_rules import EventRules, get_event_rules, load_sellable_seats
@@ -34,7 +31,7 @@ class CreatedHold:
 
 def check_can_hold(rules: EventRules, count: int) -> None:
     """Raise BusinessRuleViolation unless the event sells ``count`` tickets now."""
-    if rules.status == "cancelled":
+    if rules.status == EventStatus.CANCELLED:
         raise BusinessRuleViolation("This event is cancelled.", code="event_cancelled")
     if not rules.sales_open():
         raise BusinessRuleViolation("Sales are not open for this event.", code="sales_closed")
@@ -69,7 +66,7 @@ def _attempt(rules: EventRules, owner: str, seat_ids, quantity, rate=None) -> Ho
     return locks.hold_seats(rules.event_id, seat_ids, owner, ttl_ms, limit=limit, rate=rate)
 
 
-def create_hold(user_id: int, event_id: int, seat_ids=None, quantity=None) -> CreatedHold:
+def create_hold(*, user_id: int, event_id: int, seat_ids=None, quantity=None) -> CreatedHold:
     """Hold seats (or a quantity, for general admission) for a buyer, all or nothing."""
     rules = get_event_rules(event_id)
     if rules.is_general_admission:
@@ -158,7 +155,7 @@ def _recheck_after_resync(rules: EventRules, result: HoldResult, seat_ids) -> Ho
         return result
     hold = seat_locks().get_hold(result.hold_id)
     if hold is not None:
-        release_and_announce(hold)
+        release_and_announce(hold=hold)
     return HoldResult("taken", seats=tuple(str(s) for s in taken))
 
 
@@ -175,7 +172,7 @@ def _repair(rules: EventRules, what: str) -> None:
         locks.rebuild_sold(rules.event_id, live_seat_ids(rules.event_id))
 
 
-def access_hold(user_id: int, hold_id: str) -> Hold:
+def access_hold(*, user_id: int, hold_id: str) -> Hold:
     """The buyer's own live hold; another buyer's hold is reported as not found."""
     hold = seat_locks().get_hold(hold_id)
     if hold is None or hold.owner != str(user_id):
@@ -185,9 +182,9 @@ def access_hold(user_id: int, hold_id: str) -> Hold:
     return hold
 
 
-def release_hold(user_id: int, hold_id: str) -> None:
+def release_hold(*, user_id: int, hold_id: str) -> None:
     """The buyer lets a hold go; they may not hold the same seats again during the cool-down."""
-    hold = access_hold(user_id, hold_id)
+    hold = access_hold(user_id=user_id, hold_id=hold_id)
     cooldown_ms = get_event_rules(hold.event_id).hold_cooldown_seconds * 1000
-    if not release_and_announce(hold, owner=str(user_id), cooldown_ms=cooldown_ms):
+    if not release_and_announce(hold=hold, owner=str(user_id), cooldown_ms=cooldown_ms):
         raise NotFound("This hold has already ended.", code="hold_not_found")

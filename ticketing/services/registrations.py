@@ -16,7 +16,7 @@ from payments import services as payments
 from registration_worker.models import Booking
 from registration_worker.services import process_booking, queue_registration
 from shared.contracts import ProcessBookingCommand, TicketLine
-from shared.enums import BookingSource, BookingStatus
+from shared.enums import BookingSource, BookingStatus, FailureReason, RegistrationMode
 from shared.exceptions import BusinessRuleViolation, Conflict
 from ticketing.selectors import seat_pricing
 from ticketing.services.event_rules import get_event_rules
@@ -27,6 +27,36 @@ from ticketing.services.holds import access_hold
 class Registration:
     booking: Booking
     replayed: bool
+
+    @property
+    def tracked(self) -> bool:
+        """A queued registration the buyer follows by its tracking id (the broker took it)."""
+        return (
+            self.booking.source == BookingSource.QUEUED
+            and self.booking.failure_reason != FailureReason.BROKER_UNAVAILABLE
+        )
+
+
+# A registration that lost the race for its seats is a conflict; any other failure breaks a rule.
+_CONFLICT_REASONS = {FailureReason.SEAT_TAKEN, FailureReason.SOLD_OUT}
+
+
+def check_registration_booked(booking: Booking) -> None:
+    """Raise the error a failed registration answers with (409 for a lost race, else 422).
+
+    A booking that is confirmed, or awaits its payment (a paid event), passes.
+    """
+    if booking.status in (BookingStatus.CONFIRMED, BookingStatus.PENDING_PAYMENT):
+        return
+    reason = booking.failure_reason
+    error = Conflict if reason in _CONFLICT_REASONS else BusinessRuleViolation
+    raise error(
+        FailureReason(reason).label
+        if reason in FailureReason.values
+        else "The registration failed.",
+        details={"booking": str(booking.pk), "reason": reason},
+        code=reason or "registration_failed",
+    )
 
 
 def request_fingerprint(hold_id: str) -> str:
@@ -73,7 +103,7 @@ def _ticket_lines(hold, rules) -> tuple[list[TicketLine], Decimal, str]:
 
 
 def register_hold(
-    user_id: int, hold_id: str, idempotency_key: str, trace_id: str = "", payment_token: str = ""
+    *, user_id: int, hold_id: str, idempotency_key: str, trace_id: str = "", payment_token: str = ""
 ) -> Registration:
     """Accept a registration for a buyer's hold and run it (simple) or queue it (queued).
 
@@ -84,11 +114,13 @@ def register_hold(
     if replay is not None:
         return replay
 
-    hold = access_hold(user_id, hold_id)
+    hold = access_hold(user_id=user_id, hold_id=hold_id)
     rules = get_event_rules(hold.event_id)
     lines, total, currency = _ticket_lines(hold, rules)
-    paid = payments.check_payment_token(rules.requires_payment, total, payment_token)
-    queued = rules.registration_mode == "queued"
+    paid = payments.check_payment_token(
+        requires_payment=rules.requires_payment, total=total, token=payment_token
+    )
+    queued = rules.registration_mode == RegistrationMode.QUEUED
     trace_id = trace_id or uuid.uuid4().hex
     try:
         with transaction.atomic():
@@ -103,7 +135,7 @@ def register_hold(
                 currency=currency,
             )
             if paid:
-                payments.open_payment(booking, payment_token)
+                payments.open_payment(booking=booking, token=payment_token)
             command = ProcessBookingCommand(
                 command_id=str(booking.pk),
                 booking_id=str(booking.pk),

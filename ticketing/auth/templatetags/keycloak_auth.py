@@ -9,7 +9,7 @@ register = template.Library()
 @register.simple_tag
 def keycloak_enabled() -> bool:
     """Whether login goes through Keycloak (``KEYCLOAK_URL`` is set)."""
-    return bool(getattr(settings, "KEYCLOAK_ENABLED", False))
+    return settings.KEYCLOAK_ENABLED
 
 
 @register.simple_tag

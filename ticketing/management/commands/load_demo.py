@@ -16,9 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from seatmaps import demo as demo_maps
-from seatmaps.models import SeatMap
+from seatmaps.models import SeatMap, Venue
 from seatmaps.services import create_procedural_map, import_svg_map
-from ticketing.models import Event, PriceCategory, Venue
+from ticketing.models import Event, PriceCategory
 from ticketing.services.event_rules import publish_event_rules
 
 
