@@ -65,14 +65,16 @@ def test_a_moved_slot_gets_the_sold_set_topped_up_before_the_next_hold(
     event = create_seated_event(organizer, rows=1, seats_per_row=4)
     first, second, *_ = seat_ids(event)
     buyer = make_user()
-    create_hold(buyer.pk, event.pk, seat_ids=[second])  # the sold set exists; owner recorded
+    create_hold(
+        user_id=buyer.pk, event_id=event.pk, seat_ids=[second]
+    )  # the sold set exists; owner recorded
     # given a sale the promoted replica lost, and a slot this process saw on another node
     sell_in_postgresql_only(event, make_user(), first)
     assert first not in sold_in_redis(locks, event.pk)
     failover._owners[event.pk] = "127.0.0.1:1"
     # when a buyer holds that seat, then it is refused as taken: the set was topped up first
     with pytest.raises(SeatsUnavailable):
-        create_hold(make_user().pk, event.pk, seat_ids=[first])
+        create_hold(user_id=make_user().pk, event_id=event.pk, seat_ids=[first])
     assert first in sold_in_redis(locks, event.pk)
     assert failover._owners[event.pk] == locks.slot_owner(event.pk)
     # and a slot that did not move costs no resync
@@ -87,8 +89,8 @@ def test_a_hold_won_before_the_top_up_is_given_back_if_postgresql_sold_the_seat(
     first, second, *_ = seat_ids(event)
     rules = get_event_rules(event.pk)
     # given a hold the new master granted on a seat PostgreSQL had sold, and one it had not
-    sold_hold = create_hold(make_user().pk, event.pk, seat_ids=[first])
-    free_hold = create_hold(make_user().pk, event.pk, seat_ids=[second])
+    sold_hold = create_hold(user_id=make_user().pk, event_id=event.pk, seat_ids=[first])
+    free_hold = create_hold(user_id=make_user().pk, event_id=event.pk, seat_ids=[second])
     sell_in_postgresql_only(event, make_user(), first)
     locks.add_sold(event.pk, [first])  # the top-up that followed
     # when the holds are checked again, then the first is released and the second kept
