@@ -4,7 +4,17 @@ PY := .venv/bin/python
 VENV_STAMP := .venv/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run test bench faults lint format services keycloak migrate demo stop venv
+.PHONY: run test bench faults drill lint format services keycloak migrate demo stop venv
+
+# Processes of `make run`: WEB_WORKERS gunicorn workers, WS_WORKERS uvicorn workers,
+# BOOKING_WORKERS booking-worker processes (each a thread pool of BOOKING_THREADS).
+BOOKING_WORKERS ?= 1
+# REDIS_CLUSTER=1: the seat locks on the local Redis Cluster (infrastructure/redis_cluster.sh,
+# 127.0.0.1:7000-7005) instead of the single Redis; the channel layer and cache stay there.
+REDIS_CLUSTER ?= 0
+ifeq ($(REDIS_CLUSTER),1)
+export REDIS_CLUSTER_NODES := $(shell infrastructure/redis_cluster.sh nodes)
+endif
 
 $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
@@ -16,6 +26,7 @@ venv: $(VENV_STAMP)
 
 services: venv
 	@infrastructure/provision.sh
+	@if [ "$(REDIS_CLUSTER)" = 1 ]; then infrastructure/redis_cluster.sh start; fi
 
 keycloak:
 	@keycloak/keycloak.sh start
@@ -33,7 +44,7 @@ run: demo keycloak
 	@# stops them all. The Procfile stays the list of processes (infrastructure/supervisord/).
 	@mkdir -p var/log var/run
 	@honcho export -f infrastructure/Procfile -d . -t infrastructure/supervisord -a ticketing \
-		-s /bin/bash -u "$$(id -un)" supervisord var/supervisor
+		-s /bin/bash -u "$$(id -un)" -c worker=$(BOOKING_WORKERS) supervisord var/supervisor
 	exec supervisord -n -c var/supervisor/ticketing.conf
 
 # The suite's wall time is printed at the end (CI must stay well under 30 minutes).
@@ -51,6 +62,11 @@ bench: services keycloak
 # FAULTS=worker_kill,web_kill; without it, the ones that stop no service other programs share.
 faults: services keycloak
 	$(PY) -m bench.faults $(if $(FAULTS),--only $(FAULTS)) $(FAULTS_ARGS)
+
+# The failover drill on the local Redis Cluster (started by the test): a master is killed
+# mid-sale; prints the seconds without service, holds refused, seats sold twice, lost ones.
+drill: services
+	$(PY) -m pytest tests/cluster/test_cluster_sale.py -k drill -q -s
 
 lint: venv
 	ruff check .

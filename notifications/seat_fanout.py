@@ -28,18 +28,20 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 
-import redis.asyncio as aioredis
 from django.conf import settings
+from redis.asyncio.cluster import RedisCluster
+from redis.cluster import key_slot
 
 from notifications.ws_server import text_frame
+from shared.redis_clients import async_seat_lock_client
 from shared.seat_changes import (
     SWEEP_BATCH,
     SWEEP_LUA,
+    due_seats_query,
     event_of_stream,
-    prefix,
     sequence_key,
     stream_key,
-    sweep_keys,
+    sweep_call,
 )
 
 log = logging.getLogger(__name__)
@@ -198,8 +200,9 @@ class Watcher:
 class SeatFanout:
     """The per-process reader of seat-change streams and its local watchers."""
 
-    def __init__(self, redis_url: str):
-        self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=10)
+    def __init__(self):
+        # The seat-lock Redis (a Redis Cluster when REDIS_CLUSTER_NODES is set).
+        self.redis = async_seat_lock_client(socket_timeout=10)
         self.sweep_script = self.redis.register_script(SWEEP_LUA)
         self.watchers: dict[int, set[Watcher]] = {}
         self.positions: dict[int, str] = {}  # stream id read up to, per watched event
@@ -300,7 +303,7 @@ class SeatFanout:
             self.has_events.clear()
             await self.has_events.wait()
         streams = {stream_key(e): pos for e, pos in self.positions.items()}
-        reply = await self.redis.xread(streams, block=BLOCK_MS, count=MAX_REPLAY)
+        reply = await self.xread(streams)
         for key, entries in reply or ():
             event_id = event_of_stream(key)
             if event_id not in self.positions or not entries:
@@ -310,6 +313,17 @@ class SeatFanout:
             self.positions[event_id] = last.decode() if isinstance(last, bytes) else last
         if reply:
             self.has_pending.set()
+
+    async def xread(self, streams: dict[str, str]) -> list:
+        """One blocking XREAD; on a Redis Cluster one per slot (a command may not span slots)."""
+        if not isinstance(self.redis, RedisCluster):
+            return await self.redis.xread(streams, block=BLOCK_MS, count=MAX_REPLAY)
+        by_slot: dict[int, dict[str, str]] = collections.defaultdict(dict)
+        for key, position in streams.items():
+            by_slot[key_slot(key.encode())][key] = position
+        reads = [self.redis.xread(g, block=BLOCK_MS, count=MAX_REPLAY) for g in by_slot.values()]
+        replies = await asyncio.gather(*reads)
+        return [entry for reply in replies for entry in reply or ()]
 
     async def flush_forever(self) -> None:
         last_flush = 0.0
@@ -335,9 +349,11 @@ class SeatFanout:
             await asyncio.sleep(SWEEP_SECONDS)
             for event_id in list(self.watchers):
                 try:
-                    await self.sweep_script(
-                        keys=sweep_keys(event_id), args=[prefix(event_id), SWEEP_BATCH]
-                    )
+                    key, low, high = due_seats_query(event_id)
+                    due = await self.redis.zrangebyscore(key, low, high, start=0, num=SWEEP_BATCH)
+                    if due:
+                        keys, args = sweep_call(event_id, due)
+                        await self.sweep_script(keys=keys, args=args)
                 except Exception:
                     log.warning("expiry sweep of event %s failed", event_id, exc_info=True)
 
@@ -361,5 +377,5 @@ def fanout() -> SeatFanout:
     loop = asyncio.get_running_loop()
     instance = _fanouts.get(loop)
     if instance is None:
-        instance = _fanouts[loop] = SeatFanout(settings.REDIS_URL)
+        instance = _fanouts[loop] = SeatFanout()
     return instance

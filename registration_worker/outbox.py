@@ -23,17 +23,15 @@ from shared.messaging import (
     SALES_QUEUE,
     SALES_TOPICS,
     TOPIC_BOOKING_CANCELLED,
-    TOPIC_BOOKING_CONFIRMED,
-    TOPIC_CHARGE_BOOKING,
     TOPIC_TICKET_CHECKED_IN,
     TOPIC_USER_REGISTERED,
 )
 
 log = logging.getLogger(__name__)
 
+# Sold seats are announced by the confirm script itself (shared.locks), atomically with the
+# move to the sold set; cancellations are announced here.
 _SEAT_STATUS_BY_TOPIC = {
-    TOPIC_BOOKING_CONFIRMED: "sold",
-    TOPIC_CHARGE_BOOKING: "sold",  # the tickets exist while the payment runs
     TOPIC_BOOKING_CANCELLED: "available",
 }
 

@@ -251,16 +251,12 @@ def fail_booking(*, booking_id, reason: str, hold: Hold | None = None) -> Bookin
 
 
 def release_and_announce(*, hold: Hold, owner: str = "", cooldown_ms: int = 0) -> bool:
-    """Release a hold (compare-and-delete) and tell watchers which seats are free again.
+    """Release a hold (compare-and-delete) and tell watchers which seats are free again
+    (the release script announces them itself, atomically with the release).
 
     ``cooldown_ms``: the owner may not hold these seats again that long (fair shares).
     """
-    released = seat_locks().release(hold, owner=owner, cooldown_ms=cooldown_ms)
-    if released and hold.seat_ids:
-        held, sold, _ = seat_locks().seat_statuses(hold.event_id, hold.seat_ids)
-        free = [s for s in hold.seat_ids if s not in held and s not in sold]
-        realtime.publish_seat_changes(hold.event_id, free, "available")
-    return released
+    return seat_locks().release(hold, owner=owner, cooldown_ms=cooldown_ms)
 
 
 def check_buyer_may_cancel(*, booking: Booking) -> None:

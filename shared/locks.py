@@ -46,23 +46,19 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
+from redis.commands.core import Script
 
-from shared.redis_clients import redis_client
-from shared.seat_changes import SEAT_CHANGE_LUA, expiry_key
+from shared.redis_clients import seat_lock_client
+from shared.seat_changes import SEAT_CHANGE_LUA, expiry_key, publish_keys, seat_key
+from shared.seat_changes import prefix as _prefix
+
+__all__ = ["seat_key"]  # defined beside the seat-change log, which reads its TTL
 
 SENTINEL = "-"
-
-
-def _prefix(event_id: int) -> str:
-    return f"tk:{{evt:{event_id}}}"
-
-
-def seat_key(event_id: int, seat_id: int | str) -> str:
-    return f"{_prefix(event_id)}:seat:{seat_id}"
 
 
 def hold_key(event_id: int, hold_id: str) -> str:
@@ -187,7 +183,8 @@ local function buyer_drop(holds, qty, hold_id)
 end
 """
 
-# KEYS: sold, seats, hold, buyers marker, buyer holds, qty, booked, cool, rate, seat keys...
+# KEYS: sold, seats, hold, buyers marker, buyer holds, qty, booked, cool, rate,
+#       change seq, changes, expiry, seat keys...
 # ARGV: hold id, ttl ms, owner, per-buyer limit (0: none), rate limit (0: none), rate window ms,
 #       seat ids (same order as the seat keys)
 _HOLD_SEATS = (
@@ -196,7 +193,7 @@ _HOLD_SEATS = (
     + _BUYER
     + SEAT_CHANGE_LUA
     + """
-local A, K = 6, 9  -- fixed ARGV and KEYS before the seats
+local A, K = 6, 12  -- fixed ARGV and KEYS before the seats
 local wait_ms = rate_limited(KEYS[9], tonumber(ARGV[5]), tonumber(ARGV[6]))
 if wait_ms > 0 then return {'rate_limited', tostring(wait_ms)} end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'rebuild_sold'} end
@@ -239,31 +236,46 @@ redis.call('HSET', KEYS[3], 'owner', ARGV[3], 'seats', table.concat(ARGV, ',', A
 redis.call('PEXPIRE', KEYS[3], ttl)
 buyer_add(KEYS[5], KEYS[6], ARGV[1], n, expires)
 -- Watchers learn of it from the event's change log, in this same round trip.
-seat_change(string.sub(KEYS[1], 1, -6), table.concat(ARGV, ',', A + 1), 'held')
+local seats, seat_keys = {}, {}
+for i = 1, n do
+  seats[i] = ARGV[A + i]
+  seat_keys[i] = KEYS[K + i]
+end
+seat_change(KEYS[10], KEYS[11], KEYS[12], seats, seat_keys, 'held')
 return {'ok', tostring(expires)}
 """
 )
 
-# KEYS: hold, buyer holds, qty, cool, seat keys...
+# KEYS: hold, buyer holds, qty, cool, sold, change seq, changes, expiry, seat keys...
 # ARGV: hold id, owner ('' skips the owner check), cool-down ms, seat ids (same order)
+# The hold's seats that are free afterwards (no seat key, not sold) are announced
+# ``available`` in the same script.
 _RELEASE_SEATS = (
     _NOW_MS
     + _BUYER
+    + SEAT_CHANGE_LUA
     + """
+local K = 8  -- fixed KEYS before the seats; ARGV[3 + i] is the seat of KEYS[K + i]
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then return {'not_owner'} end
 local cooldown = tonumber(ARGV[3])
 local released = 0
-for i = 5, #KEYS do
+local free = {}
+for i = K + 1, #KEYS do
+  local seat = ARGV[i - K + 3]
   if redis.call('GET', KEYS[i]) == ARGV[1] then
     redis.call('DEL', KEYS[i])
     released = released + 1
-    if cooldown > 0 then redis.call('HSET', KEYS[4], ARGV[i - 1], now_ms + cooldown) end
+    if cooldown > 0 then redis.call('HSET', KEYS[4], seat, now_ms + cooldown) end
+  end
+  if redis.call('EXISTS', KEYS[i]) == 0 and redis.call('SISMEMBER', KEYS[5], seat) == 0 then
+    free[#free + 1] = seat
   end
 end
 if cooldown > 0 and released > 0 then keep_alive(KEYS[4], cooldown) end
 buyer_drop(KEYS[2], KEYS[3], ARGV[1])
 redis.call('DEL', KEYS[1])
+if #free > 0 then seat_change(KEYS[6], KEYS[7], KEYS[8], free, {}, 'available') end
 return {'ok', tostring(released)}
 """
 )
@@ -321,38 +333,60 @@ return {'ok'}
 """
 )
 
-# KEYS: hold, sold, buyers marker, buyer holds, qty, booked, seat keys...
+# KEYS: hold, sold, buyers marker, buyer holds, qty, booked, change seq, changes, expiry,
+#       seat keys...
 # ARGV: hold id, force ('1' after the database commit), seat ids
-_CONFIRM_SEATS = """
+# The seats that become sold are announced ``sold`` in the same script; a second confirm
+# (a redelivered command) announces nothing.
+_CONFIRM_SEATS = (
+    SEAT_CHANGE_LUA
+    + """
+local K = 9  -- fixed KEYS before the seats; ARGV[2 + i] is the seat of KEYS[K + i]
 if ARGV[2] ~= '1' then
   if redis.call('EXISTS', KEYS[1]) == 0 then return {'expired'} end
-  for i = 7, #KEYS do
-    if redis.call('GET', KEYS[i]) ~= ARGV[1] then return {'lost', ARGV[i - 4]} end
+  for i = K + 1, #KEYS do
+    if redis.call('GET', KEYS[i]) ~= ARGV[1] then return {'lost', ARGV[i - K + 2]} end
   end
 end
 local has_sold = redis.call('EXISTS', KEYS[2]) == 1
-for i = 7, #KEYS do
+local sold = {}
+for i = K + 1, #KEYS do
+  local seat = ARGV[i - K + 2]
   -- A missing sold set is rebuilt from PostgreSQL, which already has these tickets.
-  if has_sold then redis.call('SADD', KEYS[2], ARGV[i - 4]) end
+  if not has_sold or redis.call('SADD', KEYS[2], seat) == 1 then sold[#sold + 1] = seat end
   if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
 -- Held becomes booked; keyed by hold id, so a second confirm changes nothing.
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[5], ARGV[1])
-if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[6], ARGV[1], #KEYS - 6) end
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[6], ARGV[1], #KEYS - K) end
 redis.call('DEL', KEYS[1])
+if #sold > 0 then seat_change(KEYS[7], KEYS[8], KEYS[9], sold, {}, 'sold') end
 return {'ok'}
+"""
+)
+
+_FILL_SET = """
+local function fill_set(key)
+  redis.call('SADD', key, '-')
+  for i = 1, #ARGV, 5000 do
+    redis.call('SADD', key, unpack(ARGV, i, math.min(i + 4999, #ARGV)))
+  end
+  return 1
+end
 """
 
 # KEYS: set  ARGV: members. Creates the set (with its sentinel) only if Redis lost it.
-_REBUILD_SET = """
+_REBUILD_SET = (
+    _FILL_SET
+    + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SADD', KEYS[1], '-')
-for i = 1, #ARGV, 5000 do
-  redis.call('SADD', KEYS[1], unpack(ARGV, i, math.min(i + 4999, #ARGV)))
-end
-return 1
+return fill_set(KEYS[1])
 """
+)
+
+# KEYS: set  ARGV: members. Replaces the set (with its sentinel) atomically.
+_REPLACE_SET = _FILL_SET + "redis.call('DEL', KEYS[1])\nreturn fill_set(KEYS[1])\n"
 
 # KEYS: buyers marker, one booked hash per buyer
 # ARGV: for each buyer in KEYS order: n, then n pairs of hold id and tickets
@@ -485,6 +519,10 @@ return {'ok'}
 )
 
 
+# A registered script with its KEYS and ARGV, ready to run alone or in a pipeline.
+_ScriptCall = tuple[Script, list, list]
+
+
 @dataclass(frozen=True)
 class HoldResult:
     """What a hold attempt came to; ``status`` is ``ok`` or the reason it was refused."""
@@ -544,13 +582,14 @@ def _hold_from_record(hold_id: str, event_id: int, raw: dict) -> Hold:
 class SeatLocks:
     """The seat-lock scripts bound to one Redis connection pool."""
 
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis | redis.RedisCluster):
         self.redis = client
         self._hold_seats = client.register_script(_HOLD_SEATS)
         self._release_seats = client.register_script(_RELEASE_SEATS)
         self._check_seats = client.register_script(_CHECK_SEATS)
         self._confirm_seats = client.register_script(_CONFIRM_SEATS)
         self._rebuild_set = client.register_script(_REBUILD_SET)
+        self._replace_set = client.register_script(_REPLACE_SET)
         self._rebuild_buyers = client.register_script(_REBUILD_BUYERS)
         self._ga_hold = client.register_script(_GA_HOLD)
         self._ga_release = client.register_script(_GA_RELEASE)
@@ -575,7 +614,7 @@ class SeatLocks:
         rate = rate or NO_RATE_LIMIT
         keys = [sold_key(event_id), seats_key(event_id), hold_key(event_id, hold_id)]
         keys += [buyers_marker_key(event_id), *buyer_keys(event_id, owner)]
-        keys += [rate_key(event_id, owner)]
+        keys += [rate_key(event_id, owner), *publish_keys(event_id)]
         keys += [seat_key(event_id, s) for s in seats]
         args = [hold_id, ttl_ms, owner, limit, rate.requests, rate.window_ms, *seats]
         reply = _decode(self._hold_seats(keys=keys, args=args))
@@ -587,11 +626,13 @@ class SeatLocks:
         """Compare-and-delete the hold's keys; ``owner`` empty means the system releases it.
 
         ``cooldown_ms`` keeps the hold's owner from holding the same seats again that long.
+        The seats that are free afterwards are announced ``available`` by the same script.
         """
         keys = [hold_key(hold.event_id, hold.hold_id)]
         holds, qty, _, cool = buyer_keys(hold.event_id, hold.owner)
         if hold.seat_ids:
-            keys += [holds, qty, cool, *[seat_key(hold.event_id, s) for s in hold.seat_ids]]
+            keys += [holds, qty, cool, sold_key(hold.event_id), *publish_keys(hold.event_id)]
+            keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
             args = [hold.hold_id, owner, cooldown_ms, *[str(s) for s in hold.seat_ids]]
             reply = _decode(self._release_seats(keys=keys, args=args))
         else:
@@ -604,14 +645,16 @@ class SeatLocks:
 
         Extending the lease keeps it from running out while the booking transaction runs.
         """
+        script, keys, args = self._check_call(hold, keep_ms)
+        return _decode(script(keys=keys, args=args))[0]
+
+    def _check_call(self, hold: Hold, keep_ms: int) -> _ScriptCall:
         keys = [hold_key(hold.event_id, hold.hold_id)]
         keys += buyer_keys(hold.event_id, hold.owner)[:2]
         if hold.seat_ids:
             keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
-            return _decode(self._check_seats(keys=keys, args=[hold.hold_id, keep_ms]))[0]
-        return _decode(
-            self._ga_check(keys=_ga_keys(hold.event_id) + keys, args=[hold.hold_id, keep_ms])
-        )[0]
+            return self._check_seats, keys, [hold.hold_id, keep_ms]
+        return self._ga_check, _ga_keys(hold.event_id) + keys, [hold.hold_id, keep_ms]
 
     def confirm(self, hold: Hold, force: bool = False) -> str:
         """Move the hold's seats to sold and delete the hold, atomically.
@@ -620,16 +663,19 @@ class SeatLocks:
         seat. ``force`` is for after the database commit: the tickets exist, so the seats are
         sold whatever happened to the lease.
         """
+        script, keys, args = self._confirm_call(hold, force)
+        return _decode(script(keys=keys, args=args))[0]
+
+    def _confirm_call(self, hold: Hold, force: bool) -> _ScriptCall:
         flag = "1" if force else "0"
         hk = hold_key(hold.event_id, hold.hold_id)
         buyer = [buyers_marker_key(hold.event_id), *buyer_keys(hold.event_id, hold.owner)[:3]]
         if hold.seat_ids:
-            keys = [hk, sold_key(hold.event_id), *buyer]
+            keys = [hk, sold_key(hold.event_id), *buyer, *publish_keys(hold.event_id)]
             keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
-            args = [hold.hold_id, flag, *[str(s) for s in hold.seat_ids]]
-            return _decode(self._confirm_seats(keys=keys, args=args))[0]
+            return self._confirm_seats, keys, [hold.hold_id, flag, *map(str, hold.seat_ids)]
         keys = [*_ga_keys(hold.event_id), hk, *buyer]
-        return _decode(self._ga_confirm(keys=keys, args=[hold.hold_id, flag, hold.quantity]))[0]
+        return self._ga_confirm, keys, [hold.hold_id, flag, hold.quantity]
 
     def extend(self, hold: Hold, owner: str, extra_ms: int) -> tuple[str, int]:
         """Give the owner's hold ``extra_ms`` more, once: (``ok``/``already``, expiry ms), or
@@ -709,11 +755,13 @@ class SeatLocks:
         """(held, booked) tickets of a buyer: live holds and bookings not cancelled."""
         holds, qty, booked, _ = buyer_keys(event_id, owner)
         now_ms = int(time.time() * 1000)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zrangebyscore(holds, f"({now_ms}", "+inf")
-        pipe.hgetall(qty)
-        pipe.hvals(booked)
-        live, quantities, sold = pipe.execute()
+
+        def fill(pipe):
+            pipe.zrangebyscore(holds, f"({now_ms}", "+inf")
+            pipe.hgetall(qty)
+            pipe.hvals(booked)
+
+        live, quantities, sold = self._round_trip(holds, fill)
         held = sum(int(quantities.get(h, 0)) for h in live if not h.startswith(b"~"))
         return held, sum(int(v) for v in sold)
 
@@ -736,15 +784,8 @@ class SeatLocks:
         return bool(self._rebuild_set(keys=[sold_key(event_id)], args=args))
 
     def load_seats(self, event_id: int, seat_ids: Iterable[int]) -> None:
-        """Replace the set of seat ids on sale for an event (atomically, via a renamed copy)."""
-        tmp = f"{seats_key(event_id)}:loading:{secrets.token_hex(4)}"
-        ids = [str(s) for s in seat_ids]
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.sadd(tmp, SENTINEL)
-        for i in range(0, len(ids), 5000):
-            pipe.sadd(tmp, *ids[i : i + 5000])
-        pipe.rename(tmp, seats_key(event_id))
-        pipe.execute()
+        """Replace the set of seat ids on sale for an event (atomically: one script)."""
+        self._replace_set(keys=[seats_key(event_id)], args=[str(s) for s in seat_ids])
 
     def add_sold(self, event_id: int, seat_ids: Iterable[int]) -> None:
         """Make sure these seats are in the sold set (reconciliation with PostgreSQL).
@@ -775,16 +816,29 @@ class SeatLocks:
             if self.redis.exists(ga_sold):
                 self.redis.decrby(ga_sold, quantity)
 
+    def slot_owner(self, event_id: int) -> str | None:
+        """``host:port`` of the node this client sends the event's slot to; None on a single
+        Redis or while no node covers the slot."""
+        if not isinstance(self.redis, redis.RedisCluster):
+            return None
+        try:
+            slot = self.redis.keyslot(sold_key(event_id))
+            return self.redis.nodes_manager.get_node_from_slot(slot).name
+        except redis.exceptions.RedisClusterException:
+            return None
+
     # --- reads --------------------------------------------------------------------------
     def seat_statuses(
         self, event_id: int, seat_ids: Sequence[int]
     ) -> tuple[set[int], set[int], bool]:
         """(held, sold, sold_set_present) for the given seats in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.smembers(sold_key(event_id))
-        if seat_ids:
-            pipe.mget([seat_key(event_id, s) for s in seat_ids])
-        replies = pipe.execute()
+
+        def fill(pipe):
+            pipe.smembers(sold_key(event_id))
+            if seat_ids:
+                pipe.mget([seat_key(event_id, s) for s in seat_ids])
+
+        replies = self._round_trip(sold_key(event_id), fill)
         sold_raw = replies[0]
         sold = {int(s) for s in sold_raw if s != SENTINEL.encode()}
         held = set()
@@ -797,35 +851,64 @@ class SeatLocks:
     # round trip for a whole batch of bookings. Each script stays atomic on its own hold.
     def check_many(self, holds: Sequence[Hold], keep_ms: int = 60_000) -> list[str]:
         """``check`` for every hold, in order, in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for hold in holds:
-            keys = [hold_key(hold.event_id, hold.hold_id)]
-            keys += buyer_keys(hold.event_id, hold.owner)[:2]
-            if hold.seat_ids:
-                keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
-                self._check_seats(keys=keys, args=[hold.hold_id, keep_ms], client=pipe)
-            else:
-                keys = _ga_keys(hold.event_id) + keys
-                self._ga_check(keys=keys, args=[hold.hold_id, keep_ms], client=pipe)
-        return [_decode(reply)[0] for reply in pipe.execute()] if holds else []
+        replies = self._run_all([self._check_call(hold, keep_ms) for hold in holds])
+        return [_decode(reply)[0] for reply in replies]
 
     def confirm_many(self, holds: Sequence[Hold]) -> None:
         """``confirm(force=True)`` for every hold in one round trip: after the commit only."""
-        pipe = self.redis.pipeline(transaction=False)
-        for hold in holds:
-            hk = hold_key(hold.event_id, hold.hold_id)
-            buyer = [buyers_marker_key(hold.event_id), *buyer_keys(hold.event_id, hold.owner)[:3]]
-            if hold.seat_ids:
-                keys = [hk, sold_key(hold.event_id), *buyer]
-                keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
-                args = [hold.hold_id, "1", *[str(s) for s in hold.seat_ids]]
-                self._confirm_seats(keys=keys, args=args, client=pipe)
-            else:
-                keys = [*_ga_keys(hold.event_id), hk, *buyer]
-                args = [hold.hold_id, "1", hold.quantity]
-                self._ga_confirm(keys=keys, args=args, client=pipe)
-        if holds:
-            pipe.execute()
+        self._run_all([self._confirm_call(hold, True) for hold in holds])
+
+    def _run_all(self, calls: Sequence[_ScriptCall]) -> list:
+        """Run scripts in order, pipelined: one round trip on one server, one per slot on a
+        Redis Cluster (one for the usual batch of a single event). Only for scripts that may
+        run twice (check, confirm with force): a pipeline that fails on a cluster is sent again
+        once the client has learnt the new owner of the slot."""
+        if not calls:
+            return []
+        groups: dict[int, list[int]] = {}
+        for i, (_, keys, _) in enumerate(calls):
+            groups.setdefault(self._slot(keys[0]), []).append(i)
+        replies: list = [None] * len(calls)
+        for indexes in groups.values():
+
+            def fill(pipe, indexes=indexes):
+                for i in indexes:
+                    script, keys, args = calls[i]
+                    script(keys=keys, args=args, client=pipe)
+
+            first_key = calls[indexes[0]][1][0]
+            for i, reply in zip(indexes, self._round_trip(first_key, fill), strict=True):
+                replies[i] = reply
+        return replies
+
+    # --- pipelines on one server or one cluster slot ------------------------------------
+    def _slot(self, key: str) -> int:
+        return self.redis.keyslot(key) if isinstance(self.redis, redis.RedisCluster) else 0
+
+    def _round_trip(self, key: str, fill: Callable) -> list:
+        """``fill(pipe)`` then send it in one round trip to the Redis that holds ``key``.
+
+        redis-py's cluster pipeline refuses scripts and multi-key commands, although they
+        are fine within one slot; so on a cluster the pipeline goes straight to the node that
+        owns the key's slot (every key of ``fill`` must share that slot). If that fails (a
+        failover, a moved slot) the client relearns the slots and the pipeline is sent once
+        more: ``fill`` must be safe to run twice.
+        """
+        if not isinstance(self.redis, redis.RedisCluster):
+            pipe = self.redis.pipeline(transaction=False)
+            fill(pipe)
+            return pipe.execute()
+        try:
+            return self._node_round_trip(key, fill)
+        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+            self.redis.nodes_manager.initialize()
+            return self._node_round_trip(key, fill)
+
+    def _node_round_trip(self, key: str, fill: Callable) -> list:
+        node = self.redis.get_node_from_key(key)
+        pipe = self.redis.get_redis_connection(node).pipeline(transaction=False)
+        fill(pipe)
+        return pipe.execute()
 
 
 _default: SeatLocks | None = None
@@ -833,12 +916,11 @@ _default_lock = threading.Lock()
 
 
 def seat_locks() -> SeatLocks:
-    """The process-wide SeatLocks on ``settings.REDIS_URL`` (db 0 holds the seat locks)."""
+    """The process-wide SeatLocks on the seat-lock Redis: ``settings.REDIS_CLUSTER_NODES`` when
+    set (a Redis Cluster), else ``settings.REDIS_URL``."""
     global _default
     if _default is None:
-        from django.conf import settings
-
         with _default_lock:
             if _default is None:
-                _default = SeatLocks(redis_client(settings.REDIS_URL))
+                _default = SeatLocks(seat_lock_client())
     return _default

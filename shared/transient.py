@@ -7,14 +7,15 @@ business outcome (confirmed, seat taken, hold expired, declined) ends the work.
 
 from __future__ import annotations
 
-import redis.exceptions
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from shared.redis_clients import REDIS_OUTAGE_ERRORS
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    # Redis down, restarting (LOADING is a ConnectionError) or too slow to answer.
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
+    # Redis down, restarting (LOADING is a ConnectionError), too slow to answer, or a cluster
+    # slot mid-failover.
+    *REDIS_OUTAGE_ERRORS,
     # PostgreSQL restarting, a pooled connection it closed, the pool out of connections,
     # deadlocks and serialization failures: Django wraps them all in these two.
     OperationalError,

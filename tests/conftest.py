@@ -155,8 +155,34 @@ def booking_worker(django_db_setup, django_db_blocker, artifacts_dir):
         pool="threads",
         extra_args=("--prefetch-multiplier", "24"),
     ).start()
+    SINGLE_REDIS_BOOKING_WORKERS.append(worker)
     yield worker
+    SINGLE_REDIS_BOOKING_WORKERS.remove(worker)
     worker.stop()
+
+
+# The session's booking worker while it runs: the cluster tests pause it, since it would take
+# their commands from the same queue and check them against the single Redis.
+SINGLE_REDIS_BOOKING_WORKERS: list[WorkerProcess] = []
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """The local Redis Cluster (3 masters, 3 replicas), started by the project's own script;
+    yields the value of REDIS_CLUSTER_NODES. Emptied first: event ids start again with every
+    test database, so keys left by an earlier run would belong to this run's events."""
+    from redis.cluster import RedisCluster
+
+    script = str(ROOT / "infrastructure/redis_cluster.sh")
+    started = subprocess.run([script, "start"], capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stdout + started.stderr
+    nodes = subprocess.run([script, "nodes"], capture_output=True, text=True, check=True)
+    nodes = nodes.stdout.strip()
+    host, _, port = nodes.split(",")[0].rpartition(":")
+    client = RedisCluster(host=host, port=int(port))
+    client.flushall(target_nodes=RedisCluster.PRIMARIES)
+    client.close()
+    return nodes
 
 
 # --- data ----------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+from shared.redis_clients import seat_lock_client
+
 PROBE_TIMEOUT_SECONDS = 2.0
 
 
@@ -24,6 +26,9 @@ def _check_postgresql():
 
 
 def _check_redis():
+    if settings.REDIS_CLUSTER_NODES:  # the seat locks' cluster: every node answers
+        seat_lock_client().ping()
+        return
     client = redis.Redis.from_url(
         settings.REDIS_URL,
         socket_connect_timeout=PROBE_TIMEOUT_SECONDS,

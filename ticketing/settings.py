@@ -95,6 +95,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: seat locks (db 0), channel layer (db 1), cache (db 2) --------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Seat locks and seat-change streams on a Redis Cluster instead (``host:port,host:port``, any
+# of its nodes): REDIS_URL is then unused; the channel layer and the cache stay on their URLs.
+REDIS_CLUSTER_NODES = env("REDIS_CLUSTER_NODES", default="")
 CHANNEL_LAYER_REDIS_URL = env("CHANNEL_LAYER_REDIS_URL", default="redis://127.0.0.1:6379/1")
 CACHE_URL = env("CACHE_URL", default="redis://127.0.0.1:6379/2")
 

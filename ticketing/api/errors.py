@@ -2,7 +2,6 @@
 
 import logging
 
-import redis
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
@@ -13,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shared.exceptions import DependencyUnavailable, TicketingError
+from shared.redis_clients import REDIS_OUTAGE_ERRORS
 from ticketing.auth.tokens import KeysUnavailable
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,7 @@ RETRY_AFTER_SECONDS = 5
 # the hot hold path and Django's handler500 (``error_pages.server_error``: middleware, pages)
 # all ask ``as_ticketing_error``.
 DEPENDENCY_ERRORS = (
-    redis.ConnectionError,
-    redis.TimeoutError,
+    *REDIS_OUTAGE_ERRORS,  # incl. a Redis Cluster slot moving during a failover
     BrokerError,
     DatabaseOperationalError,
     DatabaseInterfaceError,

@@ -17,6 +17,7 @@ from shared.enums import EventStatus
 from shared.exceptions import BusinessRuleViolation, NotFound, RateLimited, SeatsUnavailable
 from shared.locks import NO_RATE_LIMIT, Hold, HoldResult, RateLimit, seat_locks
 from ticketing.services.event_rules import EventRules, get_event_rules, load_sellable_seats
+from ticketing.services.failover import resync_after_failover
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,10 @@ def create_hold(*, user_id: int, event_id: int, seat_ids=None, quantity=None) ->
     check_can_hold(rules, quantity)
 
     # The rate limit is counted by the first attempt only, not again by the repairs' retries.
+    resync_after_failover(event_id)
     result = _attempt(rules, str(user_id), seat_ids, quantity, hold_rate_limit())
+    if resync_after_failover(event_id) and result.ok:
+        result = _recheck_after_resync(rules, result, seat_ids)
     for _ in range(4):  # each repair fixes one missing set; then the hold runs for real
         if result.status not in ("rebuild_sold", "load_seats", "rebuild_buyers"):
             break
@@ -152,6 +156,19 @@ def create_hold(*, user_id: int, event_id: int, seat_ids=None, quantity=None) ->
         quantity=quantity,
         expires_at=datetime.fromtimestamp(result.expires_ms / 1000, tz=UTC),
     )
+
+
+def _recheck_after_resync(rules: EventRules, result: HoldResult, seat_ids) -> HoldResult:
+    """The hold ran on a promoted replica before its sold set was topped up: give it back if
+    it took a seat PostgreSQL has sold."""
+    _, sold, _ = seat_locks().seat_statuses(rules.event_id, seat_ids)
+    taken = [s for s in seat_ids if s in sold]
+    if not taken:
+        return result
+    hold = seat_locks().get_hold(result.hold_id)
+    if hold is not None:
+        release_and_announce(hold=hold)
+    return HoldResult("taken", seats=tuple(str(s) for s in taken))
 
 
 def _repair(rules: EventRules, what: str) -> None:
