@@ -36,7 +36,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -44,6 +44,7 @@ from notifications.models import SentNotification, SentUserNotification
 from notifications.pdf import format_price, holder_name, render_booking_pdf
 from registration_worker.models import Booking
 from registration_worker.retries import drop_dead_database_connections
+from shared.db_locks import LockSpace, session_lock
 from shared.enums import BookingStatus, EventStatus, FailureReason
 from shared.local_time import format_local
 from shared.transient import TRANSIENT_ERRORS as DEPENDENCY_ERRORS
@@ -196,7 +197,9 @@ def perform_send_once(booking_id, kind: SentNotification.Kind) -> Outcome:
         )
         return Outcome.NO_ADDRESS
 
-    with _sending_lock(booking.pk, kind):
+    with session_lock(
+        LockSpace.EMAIL_SEND, f"{booking.pk}:{kind}", release_errors=DEPENDENCY_ERRORS
+    ):
         claim = _claim(booking, kind)
         if claim is None:
             return Outcome.ALREADY_SENT
@@ -222,20 +225,6 @@ def _send_once(record_model, key: dict, build) -> bool:
             return False
         build().send()
     return True
-
-
-@contextlib.contextmanager
-def _sending_lock(booking_id, kind: str):
-    """A session-level advisory lock of this connection on (booking, kind)."""
-    key = f"email:{booking_id}:{kind}"
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
-    try:
-        yield
-    finally:
-        # A dead connection took the lock with it.
-        with contextlib.suppress(*DEPENDENCY_ERRORS), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
 
 
 def _claim(booking: Booking, kind: str) -> SentNotification | None:

@@ -8,7 +8,8 @@ whose work they protect.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from enum import IntEnum
 
 from django.conf import settings
@@ -23,6 +24,9 @@ class LockSpace(IntEnum):
     # Per event: count its live general-admission tickets and insert new ones as one step
     # (no unique index can refuse an oversold general admission).
     GENERAL_ADMISSION = 7001
+    # Per (booking, kind of email): one sender at a time; held by the session, across the
+    # claim and the mark, which commit on their own (notifications.emails).
+    EMAIL_SEND = 7002
 
 
 def lock_for_transaction(space: LockSpace, ids: Iterable[int]) -> None:
@@ -49,3 +53,17 @@ def lock_for_transaction(space: LockSpace, ids: Iterable[int]) -> None:
                 "The database is busy with this event; try again.", code="lock_timeout"
             ) from exc
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+@contextlib.contextmanager
+def session_lock(space: LockSpace, key: str, *, release_errors=()) -> Iterator[None]:
+    """Hold the session-level advisory lock ``(space, hashtext(key))`` of this connection
+    while the block runs (it spans several transactions). A connection that dies releases it
+    by itself: ``release_errors`` raised while unlocking are then ignored."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [int(space), key])
+    try:
+        yield
+    finally:
+        with contextlib.suppress(*release_errors), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [int(space), key])
