@@ -1,5 +1,6 @@
 """Fixtures shared by every test: real Redis (test databases), real worker processes, data."""
 
+import itertools
 import os
 import subprocess
 import sys
@@ -74,6 +75,11 @@ def test_database_url() -> str:
 test_database_url.__test__ = False
 
 
+# Node names are unique per worker (two workers of one queue in a session would share a
+# control queue RabbitMQ grants exclusively to one of them).
+_worker_numbers = itertools.count()
+
+
 class WorkerProcess(ManagedProcess):
     """A real ``celery worker`` on the test vhost and the test database."""
 
@@ -90,7 +96,7 @@ class WorkerProcess(ManagedProcess):
             [
                 *(sys.executable, "-m", "celery", "-A", "ticketing", "worker"),
                 *("-Q", queues, "-c", str(concurrency), "--pool", pool),
-                *("-n", f"test-{queues}-{os.getpid()}@%h"),
+                *("-n", f"test-{queues}-{os.getpid()}-{next(_worker_numbers)}@%h"),
                 *("--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"),
                 *extra_args,
             ],
