@@ -98,7 +98,7 @@ def process_bookings(commands: Sequence[ProcessBookingCommand]) -> dict[str, str
             # (compare-and-delete, so it never frees seats another hold owns).
             refailed.append(hold_of(command))
     for hold in refailed:
-        release_and_announce(hold)
+        release_and_announce(hold=hold)
     if not pending:
         seat_locks().confirm_many(reconfirm)
         return statuses

@@ -69,17 +69,7 @@ task_queues = (
         (NOTIFICATIONS_DLX, NOTIFICATIONS_DLQ),
     ),
     # The sales read model's projector (sales/tasks.py): idempotent by outbox message id.
-    Queue(
-        SALES_QUEUE,
-        Exchange(SALES_QUEUE, type="direct"),
-        routing_key=SALES_QUEUE,
-        queue_arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": settings.SALES_DELIVERY_LIMIT,
-            "x-dead-letter-exchange": SALES_DLX,
-            "x-dead-letter-routing-key": SALES_DLQ,
-        },
-    ),
+    _work_queue(SALES_QUEUE, settings.SALES_DELIVERY_LIMIT, (SALES_DLX, SALES_DLQ)),
     _work_queue(PAYMENTS_QUEUE, settings.PAYMENTS_DELIVERY_LIMIT, (PAYMENTS_DLX, PAYMENTS_DLQ)),
     # Beat's ticks: a durable classic queue of their own; a lost tick is repeated by the next.
     Queue(PERIODIC_QUEUE, Exchange(PERIODIC_QUEUE, type="topic"), routing_key=PERIODIC_QUEUE),

@@ -84,8 +84,12 @@ def _queue_registrations(event, count):
     seats = seat_ids(event)
     bookings = []
     for i, buyer in enumerate(_buyers(count)):
-        hold = create_hold(buyer.pk, event.pk, seat_ids=seats[2 * i : 2 * i + 2])
-        bookings.append(register_hold(buyer.pk, hold.id, uuid.uuid4().hex).booking)
+        hold = create_hold(user_id=buyer.pk, event_id=event.pk, seat_ids=seats[2 * i : 2 * i + 2])
+        bookings.append(
+            register_hold(
+                user_id=buyer.pk, hold_id=hold.id, idempotency_key=uuid.uuid4().hex
+            ).booking
+        )
     return bookings
 
 

@@ -26,8 +26,10 @@ def test_a_pending_booking_whose_command_was_lost_is_booked_once(
     monkeypatch.setattr(services, "relay_in_background", lambda message_id: None)
     event = create_seated_event(organizer, registration_mode="queued")
     buyer = make_user()
-    hold = create_hold(buyer.pk, event.pk, seat_ids=seat_ids(event)[:2])
-    booking = register_hold(buyer.pk, hold.id, uuid.uuid4().hex).booking
+    hold = create_hold(user_id=buyer.pk, event_id=event.pk, seat_ids=seat_ids(event)[:2])
+    booking = register_hold(
+        user_id=buyer.pk, hold_id=hold.id, idempotency_key=uuid.uuid4().hex
+    ).booking
     long_ago = timezone.now() - timedelta(minutes=2)
     Booking.objects.filter(pk=booking.pk).update(created_at=long_ago)
     command = OutboxMessage.objects.get(
@@ -50,8 +52,10 @@ def test_a_recent_or_still_queued_command_is_left_alone(make_user, organizer, mo
     monkeypatch.setattr(services, "relay_in_background", lambda message_id: None)
     event = create_seated_event(organizer, registration_mode="queued")
     buyer = make_user()
-    hold = create_hold(buyer.pk, event.pk, seat_ids=seat_ids(event)[:1])
-    booking = register_hold(buyer.pk, hold.id, uuid.uuid4().hex).booking
+    hold = create_hold(user_id=buyer.pk, event_id=event.pk, seat_ids=seat_ids(event)[:1])
+    booking = register_hold(
+        user_id=buyer.pk, hold_id=hold.id, idempotency_key=uuid.uuid4().hex
+    ).booking
     OutboxMessage.objects.filter(payload__booking_id=str(booking.pk)).update(sent_at=timezone.now())
     Booking.objects.filter(pk=booking.pk).update(created_at=timezone.now() - timedelta(hours=1))
     # then the sweep does not publish it again

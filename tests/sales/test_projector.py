@@ -78,9 +78,9 @@ def _run_sale(organizer, bank):
         wait_for_booking(booking_id)
     # cancellations by the organizer (free) and refunds of paid bookings
     for booking_id in free_bookings[:2] + ga_bookings[:1]:
-        cancel_booking(booking_id)
+        cancel_booking(booking_id=booking_id)
     for booking_id in approved[:2]:
-        refund_and_cancel_booking(booking_id, by_buyer=False)
+        refund_and_cancel_booking(booking_id=booking_id, by_buyer=False)
     # three tickets admitted at the door
     for ticket in Ticket.objects.filter(booking_id__in=free_bookings[2:5]).order_by("id")[:3]:
         check_in_ticket(ticket.code, organizer)

@@ -128,7 +128,7 @@ def test_poison_commands_end_in_the_dead_letters_are_counted_and_replayed(
     event = create_seated_event(organizer, registration_mode="queued")
     buyer = make_user()
     seat = seat_ids(event)[0]
-    hold = create_hold(buyer.pk, event.pk, seat_ids=[seat])
+    hold = create_hold(user_id=buyer.pk, event_id=event.pk, seat_ids=[seat])
     booking = Booking.objects.create(
         buyer=buyer, event=event, source="queued", idempotency_key=uuid.uuid4().hex,
         request_fingerprint="x", hold_id=hold.id,

@@ -92,7 +92,7 @@ def test_a_failure_our_broker_outage_caused_is_not_replayed(make_user, organizer
     # was down) while the buyer kept the hold
     event = create_seated_event(organizer)
     buyer = make_user()
-    hold = create_hold(buyer.pk, event.pk, seat_ids=seat_ids(event)[:2])
+    hold = create_hold(user_id=buyer.pk, event_id=event.pk, seat_ids=seat_ids(event)[:2])
     key = uuid.uuid4().hex
     failed = Booking.objects.create(
         buyer=buyer, event=event, source="queued", idempotency_key=key,
@@ -100,7 +100,7 @@ def test_a_failure_our_broker_outage_caused_is_not_replayed(make_user, organizer
         failure_reason="broker_unavailable",
     )  # fmt: skip
     # when the buyer retries the same request with the same key
-    registration = register_hold(buyer.pk, hold.id, key)
+    registration = register_hold(user_id=buyer.pk, hold_id=hold.id, idempotency_key=key)
     # then it is registered afresh, not answered with our old failure
     assert not registration.replayed
     assert registration.booking.pk != failed.pk
