@@ -49,6 +49,9 @@ def exercise(locks: SeatLocks, log: SeatChangeLog, event: int) -> dict:
     outcome["statuses"] = locks.seat_statuses(event, [1, 2, 3, 4, 5])
     outcome["usage"] = locks.buyer_usage(event, "A")
     outcome["ga counts"] = locks.ga_counts(event)
+    extra = locks.hold_seats(event, [5], "G", MINUTE)
+    outcome["extend"] = locks.extend(locks.get_hold(extra.hold_id), "G", MINUTE)[0]
+    outcome["live holds"] = [h.hold_id for h in locks.live_holds(event, "G")] == [extra.hold_id]
     locks.add_sold(event, [6])
     locks.unsell(event, [6], quantity=1, owner="A", hold_id=hold.hold_id)
     # A hold that ran out by TTL: its seat key is gone and its expiry is due.
@@ -72,6 +75,8 @@ EXPECTED = {
     "statuses": (set(), {1, 2, 4, 8}, True),
     "usage": (0, 3),  # A's rebuilt booking (1) and the two seats A bought
     "ga counts": (2, 0),
+    "extend": "ok",
+    "live holds": True,
     "sweep": True,
     "append": True,
     "ran out": True,

@@ -48,6 +48,7 @@ def test_declare_recreates_an_old_classic_queue_and_a_direct_exchange():
     with app.connection_for_write() as conn:
         channel = conn.channel()
         channel.queue_delete("notifications")
+        channel.exchange_delete("notifications")
         Queue("notifications", Exchange("notifications", type="direct"), "notifications")(
             channel
         ).declare()
