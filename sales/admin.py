@@ -77,7 +77,7 @@ class SalesEventAdmin(EventAdmin):
         """A confirmation page with the bookings and the refund total; cancels once confirmed."""
         form = CancelEventsForm(request.POST if request.POST.get("post") == "yes" else None)
         if form.is_bound and form.is_valid():
-            self._cancel(request, queryset, form.cleaned_data["reason"])
+            self.cancel_with_refunds(request, queryset, form.cleaned_data["reason"])
             return None  # back to the list
         context = {
             **self.admin_site.each_context(request),
@@ -89,20 +89,6 @@ class SalesEventAdmin(EventAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/sales/event/cancel_confirmation.html", context)
-
-    def _cancel(self, request, queryset, reason: str) -> None:
-        total = 0
-        for event in queryset:
-            try:
-                total += event_services.cancel_event(event=event, reason=reason)
-            except DependencyUnavailable as exc:
-                self.message_user(
-                    request,
-                    f"{event}: sales stopped, but not every booking could be refunded yet "
-                    f"({exc.message}). Run the action again when the payment provider is back.",
-                    messages.ERROR,
-                )
-        self.message_user(request, f"Cancelled; {total} bookings cancelled.", messages.WARNING)
 
 
 class SalesBookingAdmin(BookingAdmin):

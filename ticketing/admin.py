@@ -134,10 +134,14 @@ class EventAdmin(EventPayoutColumns, admin.ModelAdmin):
 
     @admin.action(description="Cancel events (cancels their bookings)")
     def cancel_events(self, request, queryset):
+        self.cancel_with_refunds(request, queryset)
+
+    def cancel_with_refunds(self, request, queryset, reason: str = "") -> None:
+        """Cancel each event and refund its bookings; says which could not be refunded yet."""
         total = 0
         for event in queryset:
             try:
-                total += event_services.cancel_event(event=event)
+                total += event_services.cancel_event(event=event, reason=reason)
             except DependencyUnavailable as exc:
                 self.message_user(
                     request,
