@@ -7,7 +7,7 @@ the sales app sits above ticketing: ticketing never imports it.
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.http import Http404
 from django.template.response import TemplateResponse
@@ -17,10 +17,9 @@ from django.utils.html import format_html
 from registration_worker.models import Booking
 from sales import charts, selectors
 from sales.access import access_event_sales
-from shared.exceptions import DependencyUnavailable, NotFound
+from shared.exceptions import NotFound
 from ticketing.admin import BookingAdmin, EventAdmin
 from ticketing.models import Event
-from ticketing.services import events as event_services
 
 
 class CancelEventsForm(forms.Form):
