@@ -1,9 +1,8 @@
 """Check-in at the door: a scanned ticket code is admitted exactly once.
 
 The code's HMAC is checked before any query, so forged or mistyped codes cost no database
-work. Admission is one conditional ``UPDATE ... WHERE status = 'valid'``: PostgreSQL lets one
-concurrent scan change the row; the others re-read it after the winner commits and update
-nothing, so they answer 409.
+work. Admission locks the ticket's row: concurrent scans of one code wait for each other, the
+first admits a valid ticket of a confirmed booking, the others then read it used and answer 409.
 """
 
 import zoneinfo
@@ -102,20 +101,23 @@ def check_in_ticket(code, by_user) -> CheckIn:
         )
 
     with transaction.atomic():
-        admitted = Ticket.objects.filter(
-            code=code,
-            event_id=event.pk,
-            status=TicketStatus.VALID,
-            booking__status=BookingStatus.CONFIRMED,  # not while a payment is pending
-        ).update(status=TicketStatus.USED, checked_in_at=timezone.now())
+        # The row lock makes concurrent scans of one code queue here; each then reads the
+        # ticket as the previous scan left it. (A conditional UPDATE filtering on the booking
+        # would go through a subquery PostgreSQL does not re-check after the wait.)
         ticket = (
-            Ticket.objects.select_related(
-                "booking__buyer", "event__venue", "seat__section", "price_category"
-            )
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("booking__buyer", "event__venue", "seat__section", "price_category")
             .filter(code=code, event_id=event.pk)
             .first()
         )
+        admitted = (
+            ticket is not None
+            and ticket.status == TicketStatus.VALID
+            and ticket.booking.status == BookingStatus.CONFIRMED  # not while a payment is pending
+        )
         if admitted:
+            ticket.status, ticket.checked_in_at = TicketStatus.USED, timezone.now()
+            ticket.save(update_fields=["status", "checked_in_at"])
             record_check_in(ticket_id=ticket.pk, event_id=event.pk)  # for the sales figures
     if ticket is None:
         raise NotFound("No ticket with this code exists.")

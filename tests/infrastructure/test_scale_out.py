@@ -42,8 +42,10 @@ def test_make_run_honours_the_process_counts_and_the_cluster_switch():
         capture_output=True,
         text=True,
     )
-    # then honcho starts three worker processes and the cluster's nodes are exported
-    assert re.search(r"^honcho .* start -c worker=3$", dry.stdout, re.M)
+    # then supervisord is given three worker processes (the Procfile exported through honcho)
+    # and the cluster's nodes are exported
+    commands = dry.stdout.replace("\\\n", " ")
+    assert re.search(r"^honcho export .* -c worker=3 supervisord var/supervisor$", commands, re.M)
     assert re.search(r"^REDIS_CLUSTER_NODES := 127\.0\.0\.1:7000,", dry.stdout, re.M)
     assert "infrastructure/redis_cluster.sh start" in dry.stdout
     # and the Procfile sizes web and ws from the environment and names each worker apart
