@@ -9,6 +9,7 @@ from django.test import Client
 from seatmaps.models import Venue
 from shared.local_time import format_local, reinterpret, validate_time_zone, zone
 from tests.conftest import create_ga_event
+from ticketing.auth.services import organizers_group
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +41,8 @@ def test_unknown_time_zones_are_refused(name):
 
 
 def summer_event(organizer):
+    # A member of the organizers group: the admin's organizer field offers only organizers.
+    organizer.groups.add(organizers_group())
     event = create_ga_event(organizer)
     event.starts_at, event.ends_at = SUMMER_EVENING_UTC, SUMMER_EVENING_UTC.replace(hour=22)
     event.save(update_fields=["starts_at", "ends_at"])
