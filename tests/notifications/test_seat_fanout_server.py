@@ -319,6 +319,8 @@ def test_a_client_that_stops_reading_is_resynced_without_delaying_the_others(ser
     assert delivered < len(big), "the backlog was dropped, not delivered"
 
 
+# Rerun once: waits on the booking worker and the relay on a loaded 2-core machine (timing).
+@pytest.mark.flaky(reruns=1)
 def test_worker_cancellation_and_expiry_changes_arrive(servers, crowd, make_user, event):
     (url,) = servers(1)
     Event.objects.filter(pk=event.pk).update(hold_ttl_seconds=1)  # below the form's minimum
