@@ -1,9 +1,14 @@
 """Fixtures shared by every test: real Redis (test databases), real worker processes, data."""
 
+import contextlib
 import itertools
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -227,6 +232,10 @@ def seat_ids(event):
     return list(event.seat_map.seats.order_by("id").values_list("id", flat=True))
 
 
+# The API server's database connections carry this name: a test can cut off those alone.
+API_SERVER_APP_NAME = "tests-api-server"
+
+
 @pytest.fixture(scope="session")
 def api_server(django_db_setup, artifacts_dir):
     """The API under gunicorn (as in production) on the test database; yields its base URL."""
@@ -244,12 +253,57 @@ def api_server(django_db_setup, artifacts_dir):
             f"127.0.0.1:{port}",
             "--backlog",
             "2048",
+            "--limit-request-line",
+            "8190",  # as in the Procfile: above nginx's limit
         ],
         artifacts_dir / "api-server.log",
         f"{url}/healthz",
+        extra_env={"PGAPPNAME": API_SERVER_APP_NAME},
     )
     yield url
     proc.stop()
+
+
+def nginx_in_front_of(web_port: int):
+    """nginx with infrastructure/nginx.conf on a spare port, proxying the API to ``web_port``
+    (the WebSocket upstream's port is closed); yields its port."""
+    port, dead = free_port(), free_port()
+    config = (ROOT / "infrastructure" / "nginx.conf").read_text()
+    config = config.replace("listen 8000;", f"listen 127.0.0.1:{port};")
+    config = config.replace("127.0.0.1:8001", f"127.0.0.1:{web_port}")
+    config = config.replace("127.0.0.1:8002", f"127.0.0.1:{dead}")
+    prefix = Path(tempfile.mkdtemp(prefix="nginx-test-"))
+    prefix.chmod(0o755)  # nginx's workers run as an unprivileged user and read static files
+    for folder in ("var/nginx", "var/run", "var/log", "var/static"):
+        (prefix / folder).mkdir(parents=True)
+    (prefix / "var/static/site.css").write_text("body {}")
+    (prefix / "nginx.conf").write_text(config)
+    proc = subprocess.Popen(
+        ["nginx", "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"nginx did not start: {proc.stdout.read().decode()}")
+        time.sleep(0.05)
+    yield port
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=10)
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def proxied_api_server(api_server):
+    """The API server behind the project's nginx, as `make run` serves it; yields its base URL."""
+    port = int(api_server.rsplit(":", 1)[1])
+    for proxy_port in nginx_in_front_of(port):
+        yield f"http://127.0.0.1:{proxy_port}"
 
 
 def _serve(

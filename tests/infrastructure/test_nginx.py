@@ -1,23 +1,16 @@
 """infrastructure/nginx.conf under a real nginx: errors it raises itself under /api/ are in the
 API's JSON format, it does not name its version, and static files carry the security headers."""
 
-import contextlib
 import http.client
 import json
-import os
-import shutil
-import signal
 import socket
 import struct
-import subprocess
-import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, nginx_in_front_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def nginx():
     """nginx with the project's config on a spare port; the upstreams' ports are closed."""
-    yield from _nginx(free_port())
+    yield from nginx_in_front_of(free_port())
 
 
 @pytest.fixture(scope="module")
@@ -48,42 +41,10 @@ def nginx_before_a_dying_server():
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield from _nginx(listener.getsockname()[1])
+    yield from nginx_in_front_of(listener.getsockname()[1])
     stop.set()
     thread.join()
     listener.close()
-
-
-def _nginx(web_port: int):
-    port, dead = free_port(), free_port()
-    config = (ROOT / "infrastructure" / "nginx.conf").read_text()
-    config = config.replace("listen 8000;", f"listen 127.0.0.1:{port};")
-    config = config.replace("127.0.0.1:8001", f"127.0.0.1:{web_port}")
-    config = config.replace("127.0.0.1:8002", f"127.0.0.1:{dead}")
-    prefix = Path(tempfile.mkdtemp(prefix="nginx-test-"))
-    prefix.chmod(0o755)  # nginx's workers run as an unprivileged user and read static files
-    for folder in ("var/nginx", "var/run", "var/log", "var/static"):
-        (prefix / folder).mkdir(parents=True)
-    (prefix / "var/static/site.css").write_text("body {}")
-    (prefix / "nginx.conf").write_text(config)
-    proc = subprocess.Popen(
-        ["nginx", "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"nginx did not start: {proc.stdout.read().decode()}")
-        time.sleep(0.05)
-    yield port
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=10)
-    shutil.rmtree(prefix, ignore_errors=True)
 
 
 def request(port, method, path, headers=None):

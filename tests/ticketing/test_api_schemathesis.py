@@ -1,5 +1,6 @@
-"""Generated requests over the whole OpenAPI schema against the API under gunicorn, logged in
-as a buyer: no 5xx, every answer as documented, every error in the one error format.
+"""Generated requests over the whole OpenAPI schema against the API as `make run` serves it
+(gunicorn behind the project's nginx), logged in as a buyer: no 5xx, every answer as
+documented, every error in the one error format.
 
 Bounded (a few hundred requests in all) so it stays in the normal test run.
 """
@@ -32,7 +33,8 @@ def buyer_session(make_user):
 
 
 # schemathesis.pytest.from_fixture does not run under pytest 9, so one test walks every operation.
-def test_generated_requests_get_documented_answers(api_server, buyer_session):
+def test_generated_requests_get_documented_answers(proxied_api_server, buyer_session):
+    api_server = proxied_api_server
     schema = schemathesis.openapi.from_url(f"{api_server}/api/v1/schema/?format=json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10

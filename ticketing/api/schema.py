@@ -24,12 +24,13 @@ ERRORS = {
     404: "No such resource (or not visible to the caller).",
     409: "Conflict: seats taken, or the same request still running.",
     413: "The request body is too large.",
+    414: "The request URI is too long (answered by the proxy in front of the API).",
     422: "Well-formed, but a business rule refuses it.",
     429: "Rate limited; see Retry-After.",
     503: "A dependency (Redis, RabbitMQ, Keycloak) is down; see Retry-After.",
 }
-# Any operation can meet these: bad input, auth, missing ids, throttles, outages.
-_ALWAYS = [400, 401, 403, 404, 429, 503]
+# Any operation can meet these: bad input, an overlong URI, auth, missing ids, throttles, outages.
+_ALWAYS = [400, 401, 403, 404, 414, 429, 503]
 _WRITES = {"post", "put", "patch", "delete"}
 
 
