@@ -70,7 +70,6 @@ drill: services
 
 lint: venv
 	ruff check .
-	lint-imports
 	ruff format --check .
 	lint-imports
 	$(PY) manage.py makemigrations --check --dry-run

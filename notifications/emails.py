@@ -43,11 +43,11 @@ from django.utils import timezone
 from notifications.models import SentNotification, SentUserNotification
 from notifications.pdf import format_price, holder_name, render_booking_pdf
 from registration_worker.models import Booking
-from registration_worker.retries import drop_dead_database_connections
 from shared.db_locks import LockSpace, session_lock
 from shared.enums import BookingStatus, EventStatus, FailureReason
 from shared.local_time import format_local
 from shared.transient import TRANSIENT_ERRORS as DEPENDENCY_ERRORS
+from shared.transient import drop_dead_database_connections
 
 log = logging.getLogger(__name__)
 

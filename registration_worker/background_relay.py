@@ -18,6 +18,7 @@ import threading
 from django.db import close_old_connections, transaction
 
 from shared.per_process import PerProcess
+from shared.transient import drop_dead_database_connections
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class _RelayThread:
                 relay_messages(ids)
             except Exception as exc:  # the sweep sends them; the thread must live on
                 log.warning("outbox relay of %d rows failed (%s); the sweep retries", len(ids), exc)
+                drop_dead_database_connections()
             finally:
                 close_old_connections()
 

@@ -15,17 +15,15 @@ every command of the backlog.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import close_old_connections, connection
 
 from shared.locks import Hold, seat_locks
-from shared.transient import TRANSIENT_ERRORS
+from shared.transient import TRANSIENT_ERRORS, drop_dead_database_connections
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +65,3 @@ def extend_leases(holds: Sequence[Hold]) -> None:
         seat_locks().check_many(holds)  # extends every hold that still owns its seats
     except TRANSIENT_ERRORS as exc:
         log.info("could not extend %s leases (%s)", len(holds), type(exc).__name__)
-
-
-def drop_dead_database_connections() -> None:
-    """Give this thread's connection back and weed the pool's idle ones that PostgreSQL closed.
-
-    psycopg's pool hands out idle connections unchecked: after a PostgreSQL restart each one
-    would fail one more attempt before the pool noticed.
-    """
-    with contextlib.suppress(*TRANSIENT_ERRORS):
-        connection.close()
-    close_old_connections()
-    pool = getattr(connection, "pool", None)
-    if pool is not None:
-        try:
-            pool.check()
-        except Exception as exc:  # PostgreSQL may still be down: the next wait tries again
-            log.info("database pool check failed (%s)", type(exc).__name__)

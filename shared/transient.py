@@ -7,10 +7,15 @@ business outcome (confirmed, seat taken, hold expired, declined) ends the work.
 
 from __future__ import annotations
 
-from django.db import InterfaceError, OperationalError
+import contextlib
+import logging
+
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from shared.redis_clients import REDIS_OUTAGE_ERRORS
+
+log = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     # Redis down, restarting (LOADING is a ConnectionError), too slow to answer, or a cluster
@@ -29,3 +34,22 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS)
+
+
+def drop_dead_database_connections() -> None:
+    """Give this thread's connection back and weed the pool's idle ones that PostgreSQL closed.
+
+    Call it after a database error. psycopg's pool checks a connection when it hands it out,
+    but waits longer after each dead one it finds (1 s, 2 s, 4 s ...): after a PostgreSQL
+    restart, or its administrator ending our sessions, a pool of dead connections would make
+    the next requests time out instead of reconnecting.
+    """
+    with contextlib.suppress(*TRANSIENT_ERRORS):
+        connection.close()
+    close_old_connections()
+    pool = getattr(connection, "pool", None)
+    if pool is not None:
+        try:
+            pool.check()
+        except Exception as exc:  # PostgreSQL may still be down: the next error tries again
+            log.info("database pool check failed (%s)", type(exc).__name__)

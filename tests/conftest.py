@@ -85,6 +85,11 @@ test_database_url.__test__ = False
 _worker_numbers = itertools.count()
 
 
+def worker_app_name(queues: str) -> str:
+    """What a test worker's database connections are called (a test may cut off those alone)."""
+    return f"tests-worker-{queues}"
+
+
 class WorkerProcess(ManagedProcess):
     """A real ``celery worker`` on the test vhost and the test database."""
 
@@ -106,7 +111,7 @@ class WorkerProcess(ManagedProcess):
                 *extra_args,
             ],
             log_path=log_path,
-            env=test_process_env(),
+            env=test_process_env(PGAPPNAME=worker_app_name(queues)),
         )
 
     def start(self):

@@ -11,6 +11,7 @@ from django.db import connection
 from django.http import JsonResponse
 
 from shared.redis_clients import seat_lock_client
+from ticketing.broker import dead_letter_counts
 
 PROBE_TIMEOUT_SECONDS = 2.0
 
@@ -94,4 +95,15 @@ def readyz(request):
     body = {"status": "unavailable" if failed else "ready"}
     if may_see_details(request):
         body.update(failed=failed, checks=results)
+        if "rabbitmq" not in failed:
+            body["dead_letters"] = _dead_letters()
     return JsonResponse(body, status=status)
+
+
+def _dead_letters() -> dict[str, int] | str:
+    """Poison messages waiting per work queue: not a readiness failure, but an operator's
+    to-do (``manage.py replay_dead_letters``)."""
+    try:
+        return dead_letter_counts()
+    except Exception as exc:  # the count is a detail: the probe's answer must not depend on it
+        return f"{type(exc).__name__}: {exc}"

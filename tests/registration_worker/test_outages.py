@@ -25,6 +25,7 @@ from tests.conftest import (
     free_port,
     seat_ids,
     test_database_url,
+    worker_app_name,
 )
 from tests.registration_worker.test_batching import _buyers, _wait_until_final
 from tests.registration_worker.test_races import (
@@ -139,14 +140,13 @@ def test_redis_down_while_the_worker_drains_a_backlog_acks_nothing_undone(
         booking_worker.start()
 
 
-def _terminate_other_connections(*keep: int) -> int:
-    """PostgreSQL ends every other connection to the test database (idle pooled ones too)."""
+def _terminate_worker_connections(worker) -> int:
+    """PostgreSQL ends every connection of the booking worker (idle pooled ones too)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND NOT pid = ANY(%s)",
-            [list(keep)],
+            "WHERE application_name = %s",
+            [worker_app_name(worker.queues)],
         )
         return cursor.fetchone()[0]
 
@@ -163,7 +163,7 @@ def test_postgresql_connections_terminated_mid_batch_lose_no_command(booking_wor
         log_offset = booking_worker.log_path.stat().st_size
         # when PostgreSQL terminates the worker's connections mid-batch (and its idle pooled
         # ones, which go stale)
-        assert _terminate_other_connections(locker.info.backend_pid) > 0
+        assert _terminate_worker_connections(booking_worker) > 0
         locker.rollback()
     # then every command is retried on fresh connections and confirmed, none failed or lost
     _wait_until_final(event, timeout=60)

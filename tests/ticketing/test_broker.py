@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from kombu import Exchange, Queue
 
 from registration_worker.models import Booking
@@ -124,6 +125,8 @@ def test_poison_commands_end_in_the_dead_letters_are_counted_and_replayed(
     app.send_task(PROCESS_BOOKING_TASK, kwargs={"command": broken}, queue="bookings")
     # then all five end in bookings.dlq, none vanished
     _wait_for(lambda: broker.dead_letter_counts()["bookings"] == 5, what="5 dead letters")
+    # and an operator sees them in /readyz's details
+    assert Client().get("/readyz").json()["dead_letters"]["bookings"] == 5
 
     # given a good command that died too (as one would past its delivery limit in an outage)
     event = create_seated_event(organizer, registration_mode="queued")

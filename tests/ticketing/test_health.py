@@ -22,6 +22,13 @@ def test_readyz_is_200_when_everything_answers():
     response = Client().get("/readyz")
     assert response.status_code == 200, response.content
     assert response.json()["failed"] == []
+    dead_letters = response.json()["dead_letters"]
+    assert set(dead_letters) == {"bookings", "payments", "notifications", "sales"}
+
+
+def test_readyz_keeps_its_details_from_a_remote_caller():
+    response = Client(REMOTE_ADDR="203.0.113.7").get("/readyz")
+    assert response.json() == {"status": "ready"}
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,24 @@ def test_taken_seats_are_409_naming_them(client_for, seated_event):
     assert error["details"]["seats"] == [seats[1]]
 
 
+def test_a_retry_for_the_same_seats_gets_the_buyers_hold_back(client_for, organizer):
+    # given a buyer whose hold went through but whose answer was lost (a 502, a timeout),
+    # on an event that caps a buyer at the seats they asked for
+    event = create_seated_event(organizer, max_seats_per_buyer=2)
+    seats = seat_ids(event)[:2]
+    buyer = client_for()
+    first = hold(buyer, event, {"seats": seats}).json()
+    # when the buyer sends the same request again (seats in another order)
+    again = hold(buyer, event, {"seats": seats[::-1]})
+    # then the answer is that hold, not "taken by someone else" or "over your limit"
+    assert again.status_code == 201, again.content
+    assert again.json()["id"] == first["id"]
+    assert again.json()["expires_at"] == first["expires_at"]
+    # and a request overlapping it is still refused, as is the same seats for another buyer
+    assert_error(hold(buyer, event, {"seats": seat_ids(event)[1:3]}), 422, "buyer_limit_reached")
+    assert_error(hold(client_for(), event, {"seats": seats}), 409, "seats_unavailable")
+
+
 def test_unknown_seat_is_422(client_for, seated_event, organizer):
     other = create_seated_event(organizer)
     error = assert_error(

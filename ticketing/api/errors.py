@@ -13,6 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from shared.exceptions import DependencyUnavailable, TicketingError
 from shared.redis_clients import REDIS_OUTAGE_ERRORS
+from shared.transient import drop_dead_database_connections
 from ticketing.auth.tokens import KeysUnavailable
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ def as_ticketing_error(exc: Exception) -> TicketingError | None:
     """The business error ``exc`` answers as, outages included; None for anything else."""
     if isinstance(exc, DEPENDENCY_ERRORS):
         log.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
+        if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
+            drop_dead_database_connections()  # so the buyer's retry meets live connections
         return DependencyUnavailable("A service the API depends on is unavailable; try again.")
     return exc if isinstance(exc, TicketingError) else None
 

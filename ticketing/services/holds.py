@@ -117,6 +117,12 @@ def create_hold(*, user_id: int, event_id: int, seat_ids=None, quantity=None) ->
             details={"seats": [int(s) for s in result.seats]},
             code="unknown_seats",
         )
+    if result.status in ("taken", "limit") and not rules.is_general_admission:
+        # A retry whose first answer was lost (a web worker killed mid-request, a timeout):
+        # the buyer already holds exactly these seats, so that hold is the answer.
+        same = _live_hold_on(rules.event_id, user_id, seat_ids)
+        if same is not None:
+            return CreatedHold.from_hold(same)
     if result.status == "taken":
         raise SeatsUnavailable(
             "Some seats were just taken by someone else.",
@@ -156,6 +162,15 @@ def create_hold(*, user_id: int, event_id: int, seat_ids=None, quantity=None) ->
         quantity=quantity,
         expires_at=datetime.fromtimestamp(result.expires_ms / 1000, tz=UTC),
     )
+
+
+def _live_hold_on(event_id: int, user_id: int, seat_ids: list[int]) -> Hold | None:
+    """The buyer's live hold on exactly ``seat_ids``, if any (read only on a refusal)."""
+    wanted = set(seat_ids)
+    for hold in seat_locks().live_holds(event_id, str(user_id)):
+        if set(hold.seat_ids) == wanted:
+            return hold
+    return None
 
 
 def _recheck_after_resync(rules: EventRules, result: HoldResult, seat_ids) -> HoldResult:
