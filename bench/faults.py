@@ -82,8 +82,11 @@ def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float
     return time.monotonic() - started
 
 
-BOOKING_WORKER = "celery -A ticketing worker -Q bookings"
-WEB = "gunicorn ticketing.wsgi"
+# make run's processes only (infrastructure/Procfile): test suites on this machine start
+# workers and servers of their own from the same commands, on other names and ports.
+BOOKING_WORKER = "celery -A ticketing worker -Q bookings .*-n bookings-"
+WEB = "gunicorn ticketing.wsgi .*--bind 127.0.0.1:8001"
+BANK = "bank_simulator --port 8200"
 
 
 def kill_booking_worker(times: int = 3, every_s: float = 3.0) -> None:
@@ -208,7 +211,7 @@ def scenarios(args) -> dict[str, Scenario]:
             Scenario("web_kill", kill_web_worker, lambda _: None),
             Scenario("redis_flush", lambda: _seat_redis().flushdb(), lambda _: None),
             Scenario("poison", _poison, lambda _: None),
-            Scenario("bank_down", _freeze("bank_simulator", args.bank_down_s), _thaw, paid=True),
+            Scenario("bank_down", _freeze(BANK, args.bank_down_s), _thaw, paid=True),
             Scenario(
                 "smtp_down",
                 lambda: (

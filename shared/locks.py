@@ -310,21 +310,36 @@ return {'ok', tostring(expires)}
 """
 )
 
-# KEYS: hold, buyer holds, qty, seat keys...  ARGV: hold id, at least this many ms left afterwards
+# KEYS: hold, buyer holds, qty, sold, seat keys...
+# ARGV: hold id, at least this many ms left afterwards, owner, seat ids (same order)
 _CHECK_SEATS = (
     _NOW_MS
     + _BUYER
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'expired'} end
+local S = 4  -- fixed KEYS before the seats
+local keep = tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  -- The hold ended while its accepted registration waited (its lease ran out, or Redis lost
+  -- it): its seats are taken back for it while no other hold owns them and none is sold. The
+  -- ticket insert's unique index still refuses a seat PostgreSQL has sold.
+  if redis.call('EXISTS', KEYS[S]) == 0 then return {'expired'} end
+  for i = S + 1, #KEYS do
+    local owner = redis.call('GET', KEYS[i])
+    if (owner and owner ~= ARGV[1]) or redis.call('SISMEMBER', KEYS[S], ARGV[i - 1]) == 1 then
+      return {'expired'}
+    end
+  end
+  for i = S + 1, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'PX', keep) end
+  redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'seats', table.concat(ARGV, ',', 4),
+             'quantity', #KEYS - S, 'expires_ms', now_ms + keep)
+end
 local lost = {}
-for i = 4, #KEYS do
+for i = S + 1, #KEYS do
   if redis.call('GET', KEYS[i]) ~= ARGV[1] then lost[#lost + 1] = KEYS[i] end
 end
 if #lost > 0 then return {'lost', unpack(lost)} end
-local keep = tonumber(ARGV[2])
-for i = 1, #KEYS do
-  if i > 3 or i == 1 then keep_alive(KEYS[i], keep) end
-end
+keep_alive(KEYS[1], keep)
+for i = S + 1, #KEYS do keep_alive(KEYS[i], keep) end
 -- The longer lease keeps counting against the buyer's limit until the booking settles.
 local q = redis.call('HGET', KEYS[1], 'quantity')
 local score = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
@@ -652,8 +667,10 @@ class SeatLocks:
         keys = [hold_key(hold.event_id, hold.hold_id)]
         keys += buyer_keys(hold.event_id, hold.owner)[:2]
         if hold.seat_ids:
+            keys += [sold_key(hold.event_id)]
             keys += [seat_key(hold.event_id, s) for s in hold.seat_ids]
-            return self._check_seats, keys, [hold.hold_id, keep_ms]
+            seats = [str(s) for s in hold.seat_ids]
+            return self._check_seats, keys, [hold.hold_id, keep_ms, hold.owner, *seats]
         return self._ga_check, _ga_keys(hold.event_id) + keys, [hold.hold_id, keep_ms]
 
     def confirm(self, hold: Hold, force: bool = False) -> str:

@@ -174,3 +174,27 @@ def test_postgresql_connections_terminated_mid_batch_lose_no_command(booking_wor
     assert_no_seat_sold_twice(event)
     log = booking_worker.log_path.read_bytes()[log_offset:].decode(errors="replace")
     assert "hit OperationalError" in log or "hit InterfaceError" in log
+
+
+def test_holds_redis_lost_while_their_registrations_waited_are_still_booked(
+    booking_worker, organizer, make_user
+):
+    # given 10 accepted registrations waiting for a frozen worker
+    event = create_seated_event(organizer, rows=2, seats_per_row=20, registration_mode="queued")
+    os.killpg(booking_worker.proc.pid, signal.SIGSTOP)
+    try:
+        bookings = _queue_registrations(event, 10)
+        # when the seat-lock database is flushed (every hold gone) and the sale goes on: a new
+        # buyer's hold rebuilds the sold set and takes a seat one of the lost holds had
+        locks.seat_locks().redis.flushdb()
+        taken_over = seat_ids(event)[0]
+        create_hold(user_id=make_user().pk, event_id=event.pk, seat_ids=[taken_over])
+    finally:
+        os.killpg(booking_worker.proc.pid, signal.SIGCONT)
+    # then every registration whose seats nobody else took is booked; the other one fails
+    _wait_until_final(event, timeout=60)
+    statuses = dict(Booking.objects.filter(event=event).values_list("pk", "status"))
+    assert statuses.pop(bookings[0].pk) == "failed"
+    assert set(statuses.values()) == {"confirmed"}
+    assert Ticket.objects.filter(event=event).exclude(status="cancelled").count() == 18
+    assert_no_seat_sold_twice(event)

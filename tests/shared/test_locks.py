@@ -6,7 +6,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from shared.locks import Hold, SeatLocks, seat_key, sold_key
+from shared.locks import Hold, SeatLocks, hold_key, seat_key, sold_key
 from shared.seat_changes import expiry_key
 
 EVENT = 42
@@ -187,3 +187,42 @@ def test_live_holds_lists_only_the_buyers_unexpired_holds(locks):
     live = locks.live_holds(EVENT, "A")
     assert [(h.hold_id, h.seat_ids) for h in live] == [(mine.hold_id, (5,))]
     assert short.ok and locks.live_holds(EVENT, "nobody") == []
+
+
+def _vanish(locks, hold):
+    """The hold's record and seat locks gone (its lease ran out, or Redis lost them)."""
+    locks.redis.delete(hold_key(EVENT, hold.hold_id))
+    locks.redis.delete(*[seat_key(EVENT, s) for s in hold.seat_ids])
+
+
+def test_check_takes_back_the_seats_of_a_vanished_hold_nobody_else_has(locks):
+    # given an accepted registration's hold that vanished while its command waited
+    result = locks.hold_seats(EVENT, [1, 2], "A", 60_000)
+    hold = locks.get_hold(result.hold_id)
+    _vanish(locks, hold)
+    assert locks.get_hold(result.hold_id) is None
+    # when the worker checks it, then its seats are the hold's again, for the worker's lease
+    assert locks.check(hold, keep_ms=30_000) == "ok"
+    assert locks.redis.get(seat_key(EVENT, 1)) == result.hold_id.encode()
+    assert locks.redis.get(seat_key(EVENT, 2)) == result.hold_id.encode()
+    again = locks.get_hold(result.hold_id)
+    assert (again.owner, again.seat_ids) == ("A", (1, 2))
+    assert 25_000 < locks.redis.pttl(seat_key(EVENT, 1)) <= 30_000
+    # and another buyer cannot have them meanwhile
+    assert locks.hold_seats(EVENT, [2], "B", 60_000).status == "taken"
+
+
+@pytest.mark.parametrize("since", ["held by another", "sold", "sold set lost"])
+def test_check_does_not_take_back_seats_someone_else_has(locks, since):
+    result = locks.hold_seats(EVENT, [1, 2], "A", 60_000)
+    hold = locks.get_hold(result.hold_id)
+    _vanish(locks, hold)
+    if since == "held by another":
+        assert locks.hold_seats(EVENT, [2], "B", 60_000).ok
+    elif since == "sold":
+        locks.redis.sadd(sold_key(EVENT), "2")
+    else:
+        locks.redis.delete(sold_key(EVENT))  # no way to tell what is sold: never guess
+    assert locks.check(hold) == "expired"
+    assert locks.redis.get(seat_key(EVENT, 1)) is None
+    assert locks.get_hold(result.hold_id) is None
