@@ -50,8 +50,12 @@ def traced(trace_id: str | None) -> Iterator[None]:
     if not trace_id:
         yield
         return
-    with structlog.contextvars.bound_contextvars(**{TRACE_ID: trace_id}):
+    # Tokens rather than bound_contextvars: it copies the whole context, on every request.
+    tokens = structlog.contextvars.bind_contextvars(**{TRACE_ID: trace_id})
+    try:
         yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def bind_trace_id(trace_id: str | None) -> None:
