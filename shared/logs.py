@@ -78,12 +78,25 @@ _SHARED_PROCESSORS = [
 ]
 
 
+def _leading_keys(_logger, _method, event_dict: dict) -> dict:
+    """When, how bad, where, what and which trace first: JSON lines read better that way."""
+    head = {k: event_dict.pop(k) for k in _LEADING if k in event_dict}
+    return {**head, **event_dict}
+
+
+_LEADING = ("timestamp", "level", "logger", "event", TRACE_ID)
+
+
 def _renderers(fmt: str) -> list:
     if fmt == "console":
         # For a person at a terminal; ConsoleRenderer prints tracebacks itself.
         return [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
     if fmt == "json":
-        return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        return [
+            structlog.processors.format_exc_info,
+            _leading_keys,
+            structlog.processors.JSONRenderer(),
+        ]
     raise ValueError(f"LOG_FORMAT must be json or console, not {fmt!r}")
 
 
