@@ -26,12 +26,12 @@ duplicate.
 
 import contextlib
 import enum
-import logging
 import smtplib
 import socket
 import time
 import uuid
 
+import structlog
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
@@ -49,7 +49,7 @@ from shared.local_time import format_local
 from shared.transient import TRANSIENT_ERRORS as DEPENDENCY_ERRORS
 from shared.transient import drop_dead_database_connections
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 # What makes a send worth retrying: the SMTP server or the network (or the database) had a
@@ -210,7 +210,8 @@ def perform_send_once(booking_id, kind: SentNotification.Kind) -> Outcome:
                 SentNotification.objects.filter(pk=claim.pk, claim=claim.claim).delete()
             raise
         _mark_sent(claim)
-    log.info("sent %s for booking %s to %s", kind, booking.reference, booking.buyer.email)
+    # Names the booking, not the buyer's address: the logs need no personal data.
+    log.info("email sent", kind=str(kind), booking_id=str(booking.pk), reference=booking.reference)
     return Outcome.SENT
 
 
@@ -309,5 +310,5 @@ def send_welcome(user_id) -> Outcome:
     key = {"user": user, "kind": SentUserNotification.Kind.WELCOME}
     if not _send_once(SentUserNotification, key, lambda: build_welcome(user)):
         return Outcome.ALREADY_SENT
-    log.info("sent the welcome to user %s", user_id)
+    log.info("email sent", kind="welcome", user_id=user_id)
     return Outcome.SENT

@@ -23,11 +23,11 @@ Provider calls never run inside a database transaction.
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import timedelta
 from decimal import Decimal
 
+import structlog
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -44,12 +44,13 @@ from registration_worker.services import (
     do_confirm_paid_booking,
     do_fail_paid_booking,
     give_back_seats,
+    log_booking_status,
 )
 from shared.enums import BookingStatus, EventStatus, FailureReason
 from shared.exceptions import BusinessRuleViolation, DependencyUnavailable
 from shared.locks import seat_locks
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 SEATS_SETTLE_SECONDS = 2.0
 
@@ -202,10 +203,20 @@ def _approve(payment: Payment, result: ProviderResult) -> str:
                 update_fields=["status", "provider_reference", "approved_at", "updated_at"]
             )
         live = booking.event.status != EventStatus.CANCELLED
-        if booking.status == BookingStatus.PENDING_PAYMENT and live:
+        confirm = booking.status == BookingStatus.PENDING_PAYMENT and live
+        if confirm:
             do_confirm_paid_booking(booking=booking)
             _step(payment, PaymentAttempt.Step.CONFIRM, outcome="done")
-            return BookingStatus.CONFIRMED
+    if confirm:
+        log.info(
+            "payment charged",
+            booking_id=str(booking.pk),
+            amount=str(payment.amount),
+            currency=payment.currency,
+            provider_reference=payment.provider_reference,
+        )
+        log_booking_status(booking)
+        return BookingStatus.CONFIRMED
     if booking.status == BookingStatus.CONFIRMED:
         # A duplicate command settled concurrently with this same charge (one key, one charge):
         # the money belongs to the confirmed booking, never refund it here.
@@ -241,6 +252,8 @@ def _compensate(payment: Payment, reason: str, result: ProviderResult | None) ->
             payment.status = _unsettled_status(payment, result)
             payment.save(update_fields=["status", "updated_at"])
         _step(payment, PaymentAttempt.Step.COMPENSATE, outcome="done", detail=reason)
+    log.info("payment failed", booking_id=str(booking.pk), reason=reason, payment=payment.status)
+    log_booking_status(booking)
     give_back_seats(booking=booking, tickets=tickets, announce=True)
     return BookingStatus.FAILED
 

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from payments import services
 from shared.contracts import ChargeBooking
+from shared.logs import traced
 from shared.messaging import CHARGE_BOOKING_TASK
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,15 @@ log = logging.getLogger(__name__)
 )
 def charge_booking(self, command: dict) -> str:
     charge = ChargeBooking.from_dict(command)
-    outcome = services.perform_charge(booking_id=charge.booking_id)
-    log.info(
-        "charge of booking %s: %s (trace %s, try %s)",
-        charge.booking_id,
-        outcome,
-        charge.trace_id,
-        self.request.retries + 1,
-    )
+    # The message header carries it too; the command's own survives any republishing.
+    with traced(charge.trace_id):
+        outcome = services.perform_charge(booking_id=charge.booking_id)
+        log.info(
+            "charge of booking %s: %s (try %s)",
+            charge.booking_id,
+            outcome,
+            self.request.retries + 1,
+        )
     return str(outcome)
 
 

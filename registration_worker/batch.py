@@ -19,12 +19,12 @@ leaves nothing behind; the broker redelivers the unacknowledged commands.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import structlog
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from registration_worker.services import (
     _resync_sold_seats,
     booking_event_payload,
     hold_of,
+    log_booking_status,
     outbox_message,
     release_and_announce,
     tickets_for,
@@ -49,9 +50,10 @@ from shared.enums import (
     RegistrationStatus,
 )
 from shared.locks import Hold, seat_locks
+from shared.logs import traced
 from shared.messaging import TOPIC_BOOKING_CONFIRMED, TOPIC_BOOKING_FAILED, TOPIC_CHARGE_BOOKING
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 # Deadlock and serialization failure: PostgreSQL rolled the whole batch back, so run it again.
 _RETRY_SQLSTATES = {"40P01", "40001"}
@@ -84,7 +86,8 @@ def process_bookings(commands: Sequence[ProcessBookingCommand]) -> dict[str, str
     for booking_id, command in by_id.items():
         booking = found.get(uuid.UUID(booking_id))
         if booking is None:
-            log.warning("booking %s of command %s is gone", booking_id, command.command_id)
+            with traced(command.trace_id):
+                log.warning("booking %s of command %s is gone", booking_id, command.command_id)
             statuses[booking_id] = None
             continue
         statuses[booking_id] = booking.status
@@ -124,6 +127,10 @@ def process_bookings(commands: Sequence[ProcessBookingCommand]) -> dict[str, str
         if item.reason:
             release_and_announce(hold=item.hold)
     relay_messages(outbox_ids, limit=len(outbox_ids))
+    for item in items:
+        if item.booking is not None:
+            with traced(item.command.trace_id):  # each booking's line under its own request's
+                log_booking_status(item.booking)
     return statuses
 
 
@@ -233,7 +240,8 @@ def _insert_tickets(items: list[_Item]) -> None:
             with transaction.atomic():
                 Ticket.objects.bulk_create(item.tickets)
         except IntegrityError:
-            log.info("booking %s lost a seat race at the unique index", item.command.booking_id)
+            with traced(item.command.trace_id):
+                log.info("booking %s lost a seat race at the unique index", item.command.booking_id)
             item.reason = FailureReason.SEAT_TAKEN
             item.tickets = []
 
@@ -245,9 +253,10 @@ def _finish(items: list[_Item]) -> list[int]:
     for item in items:
         booking, command = item.booking, item.command
         booking.updated_at = now
+        trace_id = command.trace_id  # the batch mixes requests: each row gets its own
         if item.reason:
             booking.status, booking.failure_reason = BookingStatus.FAILED, item.reason
-            messages.append(outbox_message(TOPIC_BOOKING_FAILED, booking))
+            messages.append(outbox_message(TOPIC_BOOKING_FAILED, booking, trace_id=trace_id))
             continue
         paid = command.payment_required  # a paid event: the payments saga confirms it
         booking.status = BookingStatus.PENDING_PAYMENT if paid else BookingStatus.CONFIRMED
@@ -256,7 +265,9 @@ def _finish(items: list[_Item]) -> list[int]:
             charge = ChargeBooking(str(booking.pk), str(booking.pk), command.trace_id).to_dict()
             messages.append(outbox_message(TOPIC_CHARGE_BOOKING, booking, command.seat_ids, charge))
         else:
-            messages.append(outbox_message(TOPIC_BOOKING_CONFIRMED, booking, command.seat_ids))
+            messages.append(
+                outbox_message(TOPIC_BOOKING_CONFIRMED, booking, command.seat_ids, None, trace_id)
+            )
     # One UPDATE per outcome (confirmed, awaiting payment, failed for a reason): bulk_update's
     # CASE per row costs more to build in Python than the whole batch costs PostgreSQL.
     outcomes: dict[tuple, list] = {}

@@ -35,6 +35,7 @@ from django.db import close_old_connections
 
 from registration_worker.retries import run_through_outages
 from shared.contracts import ProcessBookingCommand
+from shared.logs import traced
 from shared.messaging import BOOKINGS_QUEUE
 from shared.transient import is_transient
 
@@ -189,10 +190,11 @@ def _one_by_one(batch: list[_Delivery], commands, errors) -> None:
                 budget_seconds=_ONE_BY_ONE_BUDGET_SECONDS,
             )
         except Exception as exc:
-            log.log(
-                logging.WARNING if is_transient(exc) else logging.ERROR,
-                "booking %s failed; requeued", command.booking_id, exc_info=True,
-            )  # fmt: skip
+            with traced(command.trace_id):
+                log.log(
+                    logging.WARNING if is_transient(exc) else logging.ERROR,
+                    "booking %s failed; requeued", command.booking_id, exc_info=True,
+                )  # fmt: skip
             close_old_connections()
             delivery.reject(_celery_log, errors, True)  # the delivery limit stops a poison one
             continue

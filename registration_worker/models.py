@@ -106,6 +106,9 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # The trace id of the work that wrote the row (shared/logs.py); the relay puts it on the
+    # message, so the consumer's log lines carry it too.
+    trace_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["id"]

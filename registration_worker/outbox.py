@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from registration_worker.models import OutboxMessage
 from shared import realtime
+from shared.logs import TRACE_ID
 from shared.messaging import (
     COMMAND_ROUTES,
     NOTIFICATIONS_QUEUE,
@@ -58,24 +59,26 @@ def booking_update(payload: dict) -> dict:
     }
 
 
-def _tasks_of(message: OutboxMessage) -> list[tuple[str, dict, str]]:
-    """The Celery tasks (name, kwargs, queue) that carry an outbox row: a command goes to its
-    worker; an event to the notifier and, if the sales read model counts it, to its queue."""
-    payload = message.payload
+def _tasks_of(message: OutboxMessage) -> list[tuple[str, dict, str, str]]:
+    """The Celery tasks (name, kwargs, queue, trace id) that carry an outbox row: a command goes
+    to its worker; an event to the notifier and, if the sales read model counts it, to its
+    queue. Each carries the row's trace id, whoever relays it."""
+    payload, trace_id = message.payload, message.trace_id
     if message.topic in COMMAND_ROUTES:
         task, queue = COMMAND_ROUTES[message.topic]
-        return [(task, {"command": payload["command"]}, queue)]
+        return [(task, {"command": payload["command"]}, queue, trace_id)]
     kwargs = {"topic": message.topic, "payload": payload, "message_id": message.pk}
     sends = []
     if message.topic != TOPIC_TICKET_CHECKED_IN:
-        sends.append((NOTIFY_BOOKING_TASK, kwargs, NOTIFICATIONS_QUEUE))
+        sends.append((NOTIFY_BOOKING_TASK, kwargs, NOTIFICATIONS_QUEUE, trace_id))
     if message.topic in SALES_TOPICS:
-        sends.append((PROJECT_SALES_TASK, kwargs, SALES_QUEUE))
+        sends.append((PROJECT_SALES_TASK, kwargs, SALES_QUEUE, trace_id))
     return sends
 
 
-def send_tasks_confirmed(sends: list[tuple[str, dict, str]], timeout: float = 10.0) -> None:
-    """Publish Celery tasks ``(name, kwargs, queue)``; return once RabbitMQ confirmed them all.
+def send_tasks_confirmed(sends: list[tuple], timeout: float = 10.0) -> None:
+    """Publish Celery tasks ``(name, kwargs, queue)`` or ``(name, kwargs, queue, trace id)``;
+    return once RabbitMQ confirmed them all.
 
     kombu's ``confirm_publish`` waits for each message's confirm before the next publish, so a
     relay of a whole booking batch paid one broker round trip per row. Here every message goes
@@ -106,13 +109,14 @@ def send_tasks_confirmed(sends: list[tuple[str, dict, str]], timeout: float = 10
             channel.events["basic_nack"].add(on_nack)
             channel.basic_publish = channel._basic_publish  # no wait per message: see below
             producer = Producer(channel)
-            for name, kwargs, queue in sends:
+            for name, kwargs, queue, *trace in sends:
                 # Celery's default reprs of the arguments cost about a millisecond per message;
                 # the key names say enough to a monitor.
                 kwargsrepr = "{" + ", ".join(kwargs) + "}"
+                headers = {TRACE_ID: trace[0]} if trace else None  # a row's own, even ""
                 app.send_task(
                     name, kwargs=kwargs, queue=queue, producer=producer, retry=False,
-                    argsrepr="()", kwargsrepr=kwargsrepr,
+                    argsrepr="()", kwargsrepr=kwargsrepr, headers=headers,
                 )  # fmt: skip
             deadline = time.monotonic() + timeout
             while len(confirmed) < len(sends) and not nacked:

@@ -15,8 +15,7 @@ booking with reason ``seat_taken``, never a second ticket.
 
 from __future__ import annotations
 
-import logging
-
+import structlog
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -37,6 +36,7 @@ from shared.enums import (
 )
 from shared.exceptions import BusinessRuleViolation
 from shared.locks import Hold, seat_locks
+from shared.logs import current_trace_id, traced
 from shared.messaging import (
     TOPIC_BOOKING_CANCELLED,
     TOPIC_BOOKING_CONFIRMED,
@@ -48,7 +48,23 @@ from shared.messaging import (
 )
 from shared.ticket_codes import issue_code
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
+
+# The info line of each status a booking reaches (one per booking: not on the hold path).
+_STATUS_EVENTS = {
+    BookingStatus.CONFIRMED: "booking confirmed",
+    BookingStatus.PENDING_PAYMENT: "booking awaits payment",
+    BookingStatus.FAILED: "booking failed",
+    BookingStatus.CANCELLED: "booking cancelled",
+}
+
+
+def log_booking_status(booking: Booking) -> None:
+    """Log the status ``booking`` just reached (and why, if it failed), under the bound trace."""
+    fields = {"booking_id": str(booking.pk), "reference": booking.reference}
+    if booking.status == BookingStatus.FAILED:
+        fields["reason"] = booking.failure_reason
+    log.info(_STATUS_EVENTS.get(booking.status, f"booking {booking.status}"), **fields)
 
 
 class _SoldOut(Exception):
@@ -80,16 +96,20 @@ def booking_event_payload(booking: Booking, seat_ids=()) -> dict:
     }
 
 
-def outbox_message(topic: str, booking: Booking, seat_ids=(), command=None) -> OutboxMessage:
+def outbox_message(
+    topic: str, booking: Booking, seat_ids=(), command=None, trace_id: str = ""
+) -> OutboxMessage:
     """The (unsaved) outbox row of a booking event: the one shape every writer uses.
 
     ``command`` (a contract's dict) rides along for topics that are commands for another worker
-    (``shared.messaging.COMMAND_ROUTES``).
+    (``shared.messaging.COMMAND_ROUTES``). The row's trace id: ``trace_id``, else the command's,
+    else the one bound now.
     """
     payload = booking_event_payload(booking, seat_ids)
     if command is not None:
         payload["command"] = command
-    return OutboxMessage(topic=topic, payload=payload)
+    trace_id = trace_id or (command or {}).get("trace_id") or current_trace_id()
+    return OutboxMessage(topic=topic, payload=payload, trace_id=trace_id)
 
 
 def record_booking_event(
@@ -107,7 +127,9 @@ def record_check_in(*, ticket_id: int, event_id: int) -> None:
     """An outbox row for a ticket admitted at the door (the sales read model counts it); the
     caller must be inside the transaction that admitted it."""
     message = OutboxMessage.objects.create(
-        topic=TOPIC_TICKET_CHECKED_IN, payload={"ticket_id": ticket_id, "event_id": event_id}
+        topic=TOPIC_TICKET_CHECKED_IN,
+        payload={"ticket_id": ticket_id, "event_id": event_id},
+        trace_id=current_trace_id(),
     )
     relay_after_commit(message.pk)
 
@@ -116,7 +138,7 @@ def record_user_registered(*, user_id: int) -> OutboxMessage:
     """Announce a new account (the notifier welcomes it). The caller must be inside the
     transaction that created the user, so the row exists exactly when the user does."""
     message = OutboxMessage.objects.create(
-        topic=TOPIC_USER_REGISTERED, payload={"user_id": user_id}
+        topic=TOPIC_USER_REGISTERED, payload={"user_id": user_id}, trace_id=current_trace_id()
     )
     relay_after_commit(message.pk)
     return message
@@ -154,6 +176,11 @@ def tickets_for(booking: Booking, command: ProcessBookingCommand) -> list[Ticket
 
 def process_booking(command: ProcessBookingCommand) -> Booking | None:
     """Run a registration to its end; safe to call again with the same command."""
+    with traced(command.trace_id):
+        return _process_booking(command)
+
+
+def _process_booking(command: ProcessBookingCommand) -> Booking | None:
     booking = Booking.objects.filter(pk=command.booking_id).first()
     if booking is None:
         log.warning("booking %s of command %s is gone", command.booking_id, command.command_id)
@@ -210,6 +237,7 @@ def process_booking(command: ProcessBookingCommand) -> Booking | None:
         return fail_booking(booking_id=command.booking_id, reason=FailureReason.SOLD_OUT, hold=hold)
 
     locks.confirm(hold, force=True)
+    log_booking_status(booking)
     return booking
 
 
@@ -245,6 +273,7 @@ def fail_booking(*, booking_id, reason: str, hold: Hold | None = None) -> Bookin
         booking.failure_reason = reason
         booking.save(update_fields=["status", "failure_reason", "updated_at"])
         record_booking_event(topic=TOPIC_BOOKING_FAILED, booking=booking)
+    log_booking_status(booking)
     if hold is not None:
         release_and_announce(hold=hold)
     return booking
@@ -299,6 +328,7 @@ def cancel_booking(*, booking_id, refuse_used: bool = False) -> Booking:
         record_booking_event(
             topic=TOPIC_BOOKING_CANCELLED, booking=booking, seat_ids=_seat_ids(tickets)
         )
+    log_booking_status(booking)
     # The relay of BookingCancelled tells the watchers that the seats are available.
     give_back_seats(booking=booking, tickets=tickets, announce=False)
     return booking

@@ -2,6 +2,7 @@
 
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -122,6 +123,19 @@ class WorkerProcess(ManagedProcess):
             ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False
         )
         return [int(pid) for pid in out.stdout.split()]
+
+
+def json_log_records(text: str | bytes) -> list[dict]:
+    """The JSON log records among a process's output (shared/logs.py), in order; lines that are
+    no JSON object (Celery's banner, gunicorn's own lines) are left out."""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    records = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                records.append(json.loads(line))
+    return records
 
 
 def test_process_env(**extra) -> dict:

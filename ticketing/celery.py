@@ -5,6 +5,9 @@ import os
 from celery import Celery
 from celery.signals import beat_init, worker_init
 
+# Trace ids on messages; Celery's logging left to Django's LOGGING (structured logs).
+from ticketing import celery_tracing  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
 
 app = Celery("ticketing")

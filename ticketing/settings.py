@@ -8,6 +8,8 @@ from pathlib import Path
 
 import environ
 
+from shared import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -45,6 +47,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ticketing.tracing.RequestIdMiddleware",  # first: every later log line has the trace id
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -302,19 +305,25 @@ MAIL_SINK_DIR = Path(
     env("MAIL_SINK_DIR", default=str(Path.home() / ".local" / "share" / "ticketing" / "mail"))
 ).expanduser()
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "weasyprint": {"level": "WARNING"},
+# One JSON object per line from every process (shared/logs.py), each with the trace id of the
+# request it serves; LOG_FORMAT=console prints them for a person instead.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = logs.logging_config(
+    level=env("LOG_LEVEL", default="INFO"),
+    fmt=LOG_FORMAT,
+    levels={
+        "weasyprint": "WARNING",
         # 409 and 422 are everyday answers in a flash sale, not warnings.
-        "django.request": {"level": "ERROR"},
-        "fontTools": {"level": "WARNING"},
+        "django.request": "ERROR",
+        "fontTools": "WARNING",
+        # A line per task received and succeeded, and per beat tick: the services log what
+        # happened to each booking themselves.
+        "celery.app.trace": "WARNING",
+        "celery.worker.strategy": "WARNING",
+        "celery.beat": "WARNING",
     },
-}
+)
+logs.configure_structlog()
 
 # Sessions live in the Redis cache (backed by the database) so browser requests on the hold
 # path do not read the session table.

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from payments.services import refund_and_cancel_booking
 from shared.access import EventAction
+from shared.logs import current_trace_id
 from ticketing.access import check_event_access_by_rules
 from ticketing.api.errors import as_ticketing_error, ticketing_error_body
 from ticketing.api.serializers import (
@@ -312,7 +313,7 @@ class RegistrationCreateView(APIView):
             user_id=request.user.pk,
             hold_id=body.validated_data["hold"],
             idempotency_key=key,
-            trace_id=request.headers.get("X-Trace-Id", ""),
+            trace_id=current_trace_id(),  # bound by ticketing.tracing.RequestIdMiddleware
             payment_token=body.validated_data.get("payment_token", ""),
         )
         return _registration_response(request, registration)

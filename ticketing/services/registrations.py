@@ -6,10 +6,10 @@ Both end in ``registration_worker.services.process_booking``, so they cannot dri
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -19,9 +19,12 @@ from registration_worker.services import process_booking, queue_registration
 from shared.contracts import ProcessBookingCommand, TicketLine
 from shared.enums import BookingSource, BookingStatus, FailureReason, RegistrationMode
 from shared.exceptions import BusinessRuleViolation, Conflict
+from shared.logs import new_trace_id, traced
 from ticketing.selectors import seat_pricing
 from ticketing.services.event_rules import get_event_rules
 from ticketing.services.holds import access_hold
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ def register_hold(
     hold = access_hold(user_id=user_id, hold_id=hold_id)
     rules = get_event_rules(hold.event_id)
     lines, total, currency = _ticket_lines(hold, rules)
-    trace_id = trace_id or uuid.uuid4().hex
+    trace_id = trace_id or new_trace_id()
     if replay is not None:
         # Cut off by our own outage: run it again (idempotent by booking id), as first asked.
         booking = replay.booking
@@ -183,6 +186,14 @@ def register_hold(
         # The same key raced us; answer as a replay would.
         return _replay(user_id, idempotency_key, fingerprint)
 
+    with traced(trace_id):
+        log.info(
+            "registration accepted",
+            booking_id=str(booking.pk),
+            event_id=booking.event_id,
+            flow=booking.source,
+            paid=paid,
+        )
     if not queued:
         return Registration(process_booking(command), replayed=False)
     return Registration(booking, replayed=False)
