@@ -309,26 +309,40 @@ async def _buyer(client, sale, i, event_id, seat, token, payment_token, due, pat
     await asyncio.sleep(max(0.0, due - time.monotonic()))
     deadline = time.monotonic() + patience
     auth = {"Authorization": f"Bearer {token}"}
-    held = await _call(
-        client, sale, "hold", "POST", f"/api/v1/events/{event_id}/holds/", deadline,
-        json={"seats": [seat]}, headers=auth,
-    )  # fmt: skip
-    if held is None or held.status_code != 201:
-        sale.gave_up[f"hold:{held.status_code if held is not None else 'transport'}"] += 1
-        return
-    sale.held[i] = seat
-    body = {"hold": held.json()["id"]}
-    if payment_token:
-        body["payment_token"] = payment_token
-    registered = await _call(
-        client, sale, "register", "POST", "/api/v1/registrations/", deadline, json=body,
-        headers={**auth, "Idempotency-Key": f"faults-{uuid.uuid4().hex}"},
-    )  # fmt: skip
-    if registered is not None and registered.status_code in (201, 202):
-        sale.accepted[i] = registered.json()["tracking_id"]
-    else:
-        status = registered.status_code if registered is not None else "transport"
-        sale.gave_up[f"register:{status}"] += 1
+    # A hold the outage ended before the registration came (404 hold_not_found): the buyer,
+    # told so, holds the same seat again once; the answers count how often that happened.
+    for _attempt in range(2):
+        held = await _call(
+            client, sale, "hold", "POST", f"/api/v1/events/{event_id}/holds/", deadline,
+            json={"seats": [seat]}, headers=auth,
+        )  # fmt: skip
+        if held is None or held.status_code != 201:
+            sale.gave_up[f"hold:{held.status_code if held is not None else 'transport'}"] += 1
+            return
+        sale.held[i] = seat
+        body = {"hold": held.json()["id"]}
+        if payment_token:
+            body["payment_token"] = payment_token
+        registered = await _call(
+            client, sale, "register", "POST", "/api/v1/registrations/", deadline, json=body,
+            headers={**auth, "Idempotency-Key": f"faults-{uuid.uuid4().hex}"},
+        )  # fmt: skip
+        if registered is not None and registered.status_code in (201, 202):
+            sale.accepted[i] = registered.json()["tracking_id"]
+            return
+        if not _is_error(registered, 404, "hold_not_found"):
+            break
+    status = registered.status_code if registered is not None else "transport"
+    sale.gave_up[f"register:{status}"] += 1
+
+
+def _is_error(response, status: int, code: str) -> bool:
+    if response is None or response.status_code != status:
+        return False
+    try:
+        return response.json()["error"]["code"] == code
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 async def _sale(args, event_id, seats, tokens, payment_tokens):
