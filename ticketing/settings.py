@@ -403,4 +403,4 @@ AXES_RESET_ON_SUCCESS = True
 # middleware; web and ws serve /metrics to loopback callers, each Celery worker and beat on
 # METRICS_PORT (none: not exported), which infrastructure/Procfile sets per process.
 MIDDLEWARE.insert(0, "ticketing.metrics.RequestMetricsMiddleware")
-METRICS_PORT = env.int("METRICS_PORT", default=None)
+METRICS_PORT = int(env("METRICS_PORT", default="") or 0) or None

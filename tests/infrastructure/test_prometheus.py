@@ -317,3 +317,23 @@ def test_the_scrape_config_is_valid_and_covers_every_metrics_port_of_the_procfil
         name, command = line
         if name not in ("proxy", "bank"):
             assert "infrastructure/metrics_dir.sh " in command, name
+
+
+def test_each_process_group_starts_with_an_empty_multiprocess_directory_of_its_own(tmp_path):
+    # given the files a previous run of worker.2 left behind
+    stale = tmp_path / "var" / "metrics" / "worker.2" / "counter_4242.db"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    # when the Procfile's wrapper starts worker.2 again
+    show = 'echo "$PROMETHEUS_MULTIPROC_DIR"; ls -A "$PROMETHEUS_MULTIPROC_DIR"'
+    started = subprocess.run(
+        [str(INFRA / "metrics_dir.sh"), "sh", "-c", show],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HONCHO_PROCESS_NAME": "worker.2"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # then the process runs with that directory, emptied
+    assert started.stdout.splitlines() == [str(stale.parent)]
+    assert stale.parent.is_dir() and not stale.exists()
