@@ -2,15 +2,18 @@
 circuit.
 
 They describe shared state (RabbitMQ, PostgreSQL, Redis), not one process, so one process
-exports them: the worker of the ``periodic`` queue (``ticketing/celery_metrics.py``). Each
-source is read with short timeouts; one that does not answer is reported by
-``ticketing_metrics_source_up`` = 0 and its gauges are left out of that scrape, so a scrape
-never hangs on an outage and never reports a stale figure as current.
+exports them: the worker of the ``periodic`` queue (``ticketing/celery_metrics.py``). The three
+sources are read side by side, each with short timeouts of its own, and the scrape waits for
+them at most ``DEADLINE_SECONDS`` (a database pool may wait longer for a connection): a source
+that has not answered by then is reported by ``ticketing_metrics_source_up`` = 0 and its gauges
+are left out, so a scrape never hangs on an outage nor reports a stale figure as current.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from django.db import connection, transaction
 from prometheus_client.core import GaugeMetricFamily
@@ -22,8 +25,25 @@ from ticketing import broker
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_SECONDS = 2.0
+TIMEOUT_SECONDS = 2.0  # each source's own connect and read timeouts
+DEADLINE_SECONDS = 3.0  # the longest a scrape waits for all of them
 _BREAKER_STATES = ("closed", "open", "half-open")
+
+
+class _Read(threading.Thread):
+    """One source read in a daemon thread: a read that hangs is abandoned, never waited for."""
+
+    def __init__(self, source: str, read):
+        super().__init__(name=f"metrics-{source}", daemon=True)
+        self.source, self.read = source, read
+        self.families: list | None = None
+        self.error: Exception | None = None
+
+    def run(self):
+        try:
+            self.families = list(self.read())
+        except Exception as exc:  # an outage: reported as the source being down
+            self.error = exc
 
 
 class OperationsCollector(Collector):
@@ -39,19 +59,24 @@ class OperationsCollector(Collector):
             "Whether the last scrape could read a source of the system-wide gauges.",
             labels=["source"],
         )
-        for source, read in (
-            ("rabbitmq", self._queues),
-            ("postgresql", self._outbox),
-            ("redis", self._breaker),
-        ):
-            try:
-                families = list(read())
-            except Exception as exc:  # an outage: reported as a source down, not a failed scrape
-                log.warning("metrics: %s unreadable: %s: %s", source, type(exc).__name__, exc)
-                up.add_metric([source], 0)
+        reads = [
+            _Read("rabbitmq", self._queues),
+            _Read("postgresql", self._outbox),
+            _Read("redis", self._breaker),
+        ]
+        for read in reads:
+            read.start()
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        for read in reads:
+            read.join(max(0.0, deadline - time.monotonic()))
+            if read.families is None:
+                error = read.error or TimeoutError(f"no answer within {DEADLINE_SECONDS} s")
+                log.warning("metrics: %s unreadable: %s: %s", read.source,
+                            type(error).__name__, error)  # fmt: skip
+                up.add_metric([read.source], 0)
                 continue
-            up.add_metric([source], 1)
-            yield from families
+            up.add_metric([read.source], 1)
+            yield from read.families
         yield up
 
     def _queues(self):
