@@ -4,7 +4,7 @@ PY := .venv/bin/python
 VENV_STAMP := .venv/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run test bench faults drill lint format services keycloak migrate demo stop venv
+.PHONY: run test bench faults drill lint format services keycloak migrate demo stop venv prometheus
 
 # Processes of `make run`: WEB_WORKERS gunicorn workers, WS_WORKERS uvicorn workers,
 # BOOKING_WORKERS booking-worker processes (each a thread pool of BOOKING_THREADS).
@@ -67,6 +67,13 @@ faults: services keycloak
 # mid-sale; prints the seconds without service, holds refused, seats sold twice, lost ones.
 drill: services
 	$(PY) -m pytest tests/cluster/test_cluster_sale.py -k drill -q -s
+
+# Debian's Prometheus scraping every process of `make run` (infrastructure/prometheus.yml), its
+# UI on http://localhost:9090/; needs `make run` in another terminal. Data kept in var/prometheus.
+prometheus: services
+	@mkdir -p var/prometheus
+	exec prometheus --config.file=infrastructure/prometheus.yml \
+		--storage.tsdb.path=var/prometheus --web.listen-address=127.0.0.1:9090
 
 lint: venv
 	ruff check .

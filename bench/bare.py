@@ -30,6 +30,8 @@ def web_command(port: int, procfile: Path = PROCFILE) -> list[str]:
     args = shlex.split(_expand(line.split(":", 1)[1]))
     if args and args[0] == "exec":
         args = args[1:]
+    if args and args[0].endswith("metrics_dir.sh"):
+        args = args[1:]  # the bare baseline exports no metrics (no middleware counts them)
     out, moved, i = [], False, 0
     while i < len(args):
         arg = args[i]

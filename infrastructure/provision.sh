@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (if missing) and starts the services the platform needs on a Debian/Ubuntu machine
-# without Docker or systemd: PostgreSQL, Redis, RabbitMQ and the local SMTP sink.
+# without Docker or systemd: PostgreSQL, Redis, RabbitMQ and the local SMTP sink (and installs
+# Debian's Prometheus, which `make prometheus` and the tests start when they need it).
 # Idempotent: running services are detected and reused; nothing is installed twice.
 set -euo pipefail
 
@@ -41,6 +42,7 @@ PACKAGES=(
   postgresql redis-server rabbitmq-server
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation2
   libzbar0 zbar-tools poppler-utils chromium nginx wrk jq curl
+  prometheus  # scrapes `make run` (make prometheus) and the metrics test; never started as a service
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

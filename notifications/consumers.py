@@ -14,6 +14,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from notifications import seat_fanout, seat_feed
 from notifications.ws_server import PREPARED_FRAME
+from shared import metrics
 from shared.messaging import user_group
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class MyBookingsConsumer(JsonConsumer):
     """The connected buyer's registration and booking updates; refuses anonymous users."""
 
     group = None
+    counted = False  # in ticketing_ws_connections
 
     async def connect(self):
         user = self.scope.get("user")
@@ -100,8 +102,13 @@ class MyBookingsConsumer(JsonConsumer):
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        self.counted = True
+        metrics.WS_CONNECTIONS.labels("bookings").inc()
 
     async def disconnect(self, code):
+        if self.counted:
+            self.counted = False
+            metrics.WS_CONNECTIONS.labels("bookings").dec()
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

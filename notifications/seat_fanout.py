@@ -33,6 +33,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.cluster import key_slot
 
 from notifications.ws_server import text_frame
+from shared import metrics
 from shared.redis_clients import async_seat_lock_client
 from shared.seat_changes import (
     SWEEP_BATCH,
@@ -58,6 +59,8 @@ BLOCK_MS = 100
 MAX_QUEUED = settings.WS_MAX_QUEUED
 # A reconnecting client further behind than this gets a snapshot rather than a replay.
 MAX_REPLAY = 5_000
+# Open seat-map sockets of this process (``ticketing_ws_connections``): counted on join/leave.
+_SEAT_SOCKETS = metrics.WS_CONNECTIONS.labels("seats")
 
 
 class Batch:
@@ -229,6 +232,7 @@ class SeatFanout:
             seq = int(await self.redis.get(sequence_key(event_id)) or 0)
             self.positions.setdefault(event_id, f"{seq}-0")
         self.watchers.setdefault(event_id, set()).add(watcher)
+        _SEAT_SOCKETS.inc()
         if since is not None:
             watcher.since = since
             watcher.resync = "gone"  # used only when the replay fails
@@ -245,8 +249,9 @@ class SeatFanout:
 
     async def leave(self, watcher: Watcher) -> None:
         local = self.watchers.get(watcher.event_id)
-        if local is not None:
+        if local is not None and watcher in local:
             local.discard(watcher)
+            _SEAT_SOCKETS.dec()
             if not local:
                 del self.watchers[watcher.event_id]
                 self.positions.pop(watcher.event_id, None)
@@ -340,9 +345,11 @@ class SeatFanout:
             for event_id, changes in pending.items():
                 watchers = self.watchers.get(event_id)
                 if watchers and changes:
+                    started = time.perf_counter()
                     batch = Batch(changes)
                     for watcher in watchers:
                         watcher.offer(batch)
+                    metrics.WS_FANOUT_SECONDS.observe(time.perf_counter() - started)
 
     async def sweep_forever(self) -> None:
         while True:

@@ -24,6 +24,7 @@ import pybreaker
 from django.conf import settings
 
 from payments.providers.base import Outcome, PaymentProvider, ProviderResult
+from shared import metrics
 from shared.per_process import PerProcess
 from shared.redis_clients import redis_client
 
@@ -45,6 +46,7 @@ class _LogStateChanges(pybreaker.CircuitBreakerListener):
         log.warning(
             "payment provider circuit %s -> %s", old_state and old_state.name, new_state.name
         )
+        metrics.PAYMENT_BREAKER_TRANSITIONS.labels(new_state.name).inc()
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,15 @@ _circuit = PerProcess(_new_circuit)
 
 def provider_breaker() -> pybreaker.CircuitBreaker:
     return _circuit.get().breaker
+
+
+def provider_circuit_state() -> str:
+    """The circuit's state as stored in Redis: ``closed``, ``open`` or ``half-open``.
+
+    Raises when Redis does not answer (pybreaker itself would then say ``closed``).
+    """
+    redis_client(settings.REDIS_URL).ping()
+    return _circuit.get().storage.state
 
 
 def provider_circuit_open() -> bool:

@@ -46,6 +46,7 @@ from registration_worker.services import (
     give_back_seats,
     log_booking_status,
 )
+from shared import metrics
 from shared.enums import BookingStatus, EventStatus, FailureReason
 from shared.exceptions import BusinessRuleViolation, DependencyUnavailable
 from shared.locks import seat_locks
@@ -155,6 +156,7 @@ def _payment_of(booking_id) -> Payment | None:
 def _charge(payment: Payment) -> ProviderResult:
     if provider_circuit_open():
         # The bank failed repeatedly: the booking stays pending and the task retries later.
+        metrics.PAYMENT_STEPS.labels(PaymentAttempt.Step.CHARGE, "circuit_open").inc()
         raise PaymentPending(f"payment provider circuit open; booking {payment.booking_id} waits")
     # Counted (and committed) before the call: from now on the bank may have charged.
     Payment.objects.filter(pk=payment.pk).update(attempts=F("attempts") + 1)
@@ -175,11 +177,14 @@ def _lookup(payment: Payment) -> ProviderResult:
 
 
 def _step(payment, step, result: ProviderResult | None = None, started=None, **fields) -> None:
+    """Record a step of the saga (a PaymentAttempt row) and count it by outcome."""
+    outcome = fields.get("outcome") or (result.outcome if result else "")
+    metrics.PAYMENT_STEPS.labels(step, outcome).inc()
     PaymentAttempt.objects.create(
         payment=payment,
         booking_id=payment.booking_id,
         step=step,
-        outcome=fields.get("outcome") or (result.outcome if result else ""),
+        outcome=outcome,
         detail=(fields.get("detail") or (result.detail if result else ""))[:300],
         provider_reference=result.reference if result else "",
         duration_ms=int((time.monotonic() - started) * 1000) if started else None,

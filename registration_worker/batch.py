@@ -39,7 +39,7 @@ from registration_worker.services import (
     release_and_announce,
     tickets_for,
 )
-from shared import realtime
+from shared import metrics, realtime
 from shared.contracts import ChargeBooking, ProcessBookingCommand
 from shared.db_locks import LockSpace, lock_for_transaction
 from shared.enums import (
@@ -131,7 +131,19 @@ def process_bookings(commands: Sequence[ProcessBookingCommand]) -> dict[str, str
         if item.booking is not None:
             with traced(item.command.trace_id):  # each booking's line under its own request's
                 log_booking_status(item.booking)
+    _count_decided(items)
     return statuses
+
+
+def _count_decided(items: list[_Item]) -> None:
+    """Bookings this batch decided, by outcome, and how long each waited since it was accepted."""
+    now = timezone.now()
+    for item in items:
+        booking = item.booking
+        if booking is None:
+            continue  # decided by another delivery of the command
+        metrics.BOOKINGS.labels(booking.source, booking.failure_reason or booking.status).inc()
+        metrics.BOOKING_LATENCY.observe((now - booking.created_at).total_seconds())
 
 
 def _mark_processing(bookings: list[Booking]) -> None:

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from registration_worker.retries import run_through_outages
+from shared import metrics
 from shared.contracts import ProcessBookingCommand
 from shared.logs import traced
 from shared.messaging import BOOKINGS_QUEUE
@@ -160,7 +161,10 @@ def run_batch(batch: list[_Delivery], errors) -> None:
                 delivery.reject(_celery_log, errors, False)  # to bookings.dlq: never readable
             else:
                 delivery.ack(_celery_log, errors)
-        log.info("booked a batch of %s in %.1f ms", len(batch), (time.monotonic() - started) * 1e3)
+        elapsed = time.monotonic() - started
+        metrics.BOOKING_BATCH_SIZE.observe(len(batch))
+        metrics.BOOKING_BATCH_SECONDS.observe(elapsed)
+        log.info("booked a batch of %s in %.1f ms", len(batch), elapsed * 1e3)
     finally:
         close_old_connections()
 

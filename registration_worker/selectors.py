@@ -1,8 +1,9 @@
 """Reads of the booking side: live tickets (for rebuilding Redis), reports, tests, benchmarks."""
 
 from django.db.models import Count
+from django.utils import timezone
 
-from registration_worker.models import Ticket
+from registration_worker.models import OutboxMessage, Ticket
 from shared.enums import LIVE_TICKET
 
 
@@ -42,3 +43,18 @@ def live_tickets_by_buyer(event_id: int) -> dict[str, dict[str, int]]:
         buyer = str(row["booking__buyer_id"])
         booked.setdefault(buyer, {})[row["booking__hold_id"]] = row["n"]
     return booked
+
+
+def outbox_lag_seconds() -> float:
+    """Age of the oldest outbox row not relayed yet; 0 when every row is sent.
+
+    Read through the ``outbox_unsent`` partial index (oldest id first), so a backlog costs
+    one index probe.
+    """
+    oldest = (
+        OutboxMessage.objects.filter(sent_at__isnull=True)
+        .order_by("id")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return 0.0 if oldest is None else max(0.0, (timezone.now() - oldest).total_seconds())

@@ -111,6 +111,28 @@ def dead_letter_counts(app=None) -> dict[str, int]:
     return counts
 
 
+def queue_depths(app=None, *, timeout: float = 2.0) -> dict[str, tuple[int, int]]:
+    """(messages ready, consumers) of every work queue and dead-letter queue, by queue name.
+
+    One connection with short timeouts (for metrics, read at scrape time); a queue never
+    declared counts as empty.
+    """
+    app = app or _app()
+    names = [q.name for q in app.conf.task_queues] + [f"{q}.dlq" for q in DEAD_LETTERED]
+    depths = {}
+    with app.connection_for_read(
+        connect_timeout=timeout,
+        transport_options={"read_timeout": timeout, "write_timeout": timeout},
+    ) as conn:
+        for name in names:
+            try:
+                _, ready, consumers = conn.channel().queue_declare(name, passive=True)
+            except NotFound:
+                ready = consumers = 0
+            depths[name] = (ready, consumers)
+    return depths
+
+
 def replay_dead_letters(queue: str, limit: int | None = None, app=None) -> int:
     """Move dead letters of ``queue`` back to it, each acked only after RabbitMQ confirmed
     its copy (publisher confirms). Returns how many were replayed."""

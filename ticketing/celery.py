@@ -14,6 +14,9 @@ app = Celery("ticketing")
 app.config_from_object("ticketing.celery_config")
 app.autodiscover_tasks(["registration_worker", "notifications", "ticketing", "payments", "sales"])
 
+# Each worker and beat serve their Prometheus metrics (signal handlers of their own).
+import ticketing.celery_metrics  # noqa: E402, F401
+
 
 @worker_init.connect
 @beat_init.connect

@@ -406,3 +406,10 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 # has no such key, and an address lock would shut out every client behind the proxy at once.
 SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "axes.W006"]
 AXES_RESET_ON_SUCCESS = True
+
+# --- Metrics (issue 17) ---------------------------------------------------------------------
+# Prometheus metrics (shared/metrics.py). First in line, so request latency includes the other
+# middleware; web and ws serve /metrics to loopback callers, each Celery worker and beat on
+# METRICS_PORT (none: not exported), which infrastructure/Procfile sets per process.
+MIDDLEWARE.insert(0, "ticketing.metrics.RequestMetricsMiddleware")
+METRICS_PORT = int(env("METRICS_PORT", default="") or 0) or None

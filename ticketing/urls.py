@@ -6,7 +6,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from ticketing import health
+from ticketing import health, metrics
 from ticketing.api.index import ApiRootView
 from ticketing.auth.views import LogoutView, MeView
 from ticketing.pages.home import home
@@ -19,6 +19,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),  # loopback only; nginx denies it
     # Before the admin's own URLs: its "Log out" button also ends the Keycloak session.
     path("admin/logout/", LogoutView.as_view(next_page="admin:login"), name="logout"),
     path("admin/", admin.site.urls),

@@ -50,6 +50,10 @@ def test_make_run_honours_the_process_counts_and_the_cluster_switch():
     assert "infrastructure/redis_cluster.sh start" in dry.stdout
     # and the Procfile sizes web and ws from the environment and names each worker apart
     procfile = (ROOT / "infrastructure/Procfile").read_text()
-    assert re.search(r"^web: gunicorn .*--workers \$\{WEB_WORKERS:-2\}", procfile, re.M)
-    assert re.search(r"^ws: uvicorn .*--workers \$\{WS_WORKERS:-2\}", procfile, re.M)
-    assert re.search(r"^worker: celery .* -n bookings-\$\$@%h", procfile, re.M)
+    assert re.search(
+        r"^web: \S*metrics_dir.sh gunicorn .*--workers \$\{WEB_WORKERS:-2\}", procfile, re.M
+    )
+    assert re.search(
+        r"^ws: \S*metrics_dir.sh uvicorn .*--workers \$\{WS_WORKERS:-2\}", procfile, re.M
+    )
+    assert re.search(r"^worker: .*metrics_dir.sh celery .* -n bookings-\$\$@%h", procfile, re.M)

@@ -13,8 +13,15 @@ from django.conf import settings
 
 from registration_worker.selectors import live_seat_ids, live_ticket_count, live_tickets_by_buyer
 from registration_worker.services import release_and_announce
+from shared import metrics
 from shared.enums import EventStatus
-from shared.exceptions import BusinessRuleViolation, NotFound, RateLimited, SeatsUnavailable
+from shared.exceptions import (
+    BusinessRuleViolation,
+    NotFound,
+    RateLimited,
+    SeatsUnavailable,
+    TicketingError,
+)
 from shared.locks import NO_RATE_LIMIT, Hold, HoldResult, RateLimit, seat_locks
 from ticketing.services.event_rules import EventRules, get_event_rules, load_sellable_seats
 from ticketing.services.failover import resync_after_failover
@@ -79,7 +86,20 @@ def _attempt(rules: EventRules, owner: str, seat_ids, quantity, rate=None) -> Ho
 
 
 def create_hold(*, user_id: int, event_id: int, seat_ids=None, quantity=None) -> CreatedHold:
-    """Hold seats (or a quantity, for general admission) for a buyer, all or nothing."""
+    """Hold seats (or a quantity, for general admission) for a buyer, all or nothing.
+
+    Counted by outcome (``ticketing_holds_total``): ``held`` or the error's code.
+    """
+    try:
+        hold = _create_hold(user_id, event_id, seat_ids, quantity)
+    except TicketingError as refused:
+        metrics.HOLDS.labels(refused.code).inc()
+        raise
+    metrics.HOLDS.labels("held").inc()
+    return hold
+
+
+def _create_hold(user_id: int, event_id: int, seat_ids, quantity) -> CreatedHold:
     rules = get_event_rules(event_id)
     if rules.is_general_admission:
         if not quantity:

@@ -16,9 +16,10 @@ from django.utils import timezone
 from payments import services as payments
 from registration_worker.models import Booking
 from registration_worker.services import process_booking, queue_registration
+from shared import metrics
 from shared.contracts import ProcessBookingCommand, TicketLine
 from shared.enums import BookingSource, BookingStatus, FailureReason, RegistrationMode
-from shared.exceptions import BusinessRuleViolation, Conflict
+from shared.exceptions import BusinessRuleViolation, Conflict, TicketingError
 from shared.logs import new_trace_id, traced
 from ticketing.selectors import seat_pricing
 from ticketing.services.event_rules import get_event_rules
@@ -144,7 +145,33 @@ def register_hold(
     """Accept a registration for a buyer's hold and run it (simple) or queue it (queued).
 
     A paid event's registration ends in ``pending_payment`` and the payments saga takes over.
+    Counted by outcome (``ticketing_registrations_total``), and a simple flow's booking by its
+    result (``ticketing_bookings_total``).
     """
+    try:
+        registration = _register_hold(
+            user_id, hold_id, idempotency_key, trace_id=trace_id, payment_token=payment_token
+        )
+    except TicketingError as refused:
+        metrics.REGISTRATIONS.labels(refused.code).inc()
+        raise
+    booking = registration.booking if registration is not None else None
+    if booking is None:  # gone meanwhile: nothing was decided here
+        return registration
+    if registration.replayed:
+        outcome = "replayed"
+    elif booking.source == BookingSource.QUEUED:
+        outcome = "accepted"  # the worker decides; it counts the booking
+    else:
+        outcome = booking.failure_reason or booking.status
+        metrics.BOOKINGS.labels(BookingSource.SIMPLE, outcome).inc()
+    metrics.REGISTRATIONS.labels(outcome).inc()
+    return registration
+
+
+def _register_hold(
+    user_id: int, hold_id: str, idempotency_key: str, *, trace_id: str, payment_token: str
+) -> Registration:
     fingerprint = request_fingerprint(hold_id)
     replay = _replay(user_id, idempotency_key, fingerprint)
     if replay is not None and not _interrupted(replay.booking):
