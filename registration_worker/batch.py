@@ -33,6 +33,7 @@ from registration_worker.outbox import relay_messages, skip_commit_flush
 from registration_worker.services import (
     _resync_sold_seats,
     booking_event_payload,
+    check_holds,
     hold_of,
     log_booking_status,
     outbox_message,
@@ -108,7 +109,7 @@ def process_bookings(commands: Sequence[ProcessBookingCommand]) -> dict[str, str
 
     _mark_processing([booking for _, booking in pending])
     holds = [hold_of(command) for command, _ in pending]
-    checks = seat_locks().check_many(holds)
+    checks = check_holds(holds)
     items = [
         _Item(command, hold, check)
         for (command, _), hold, check in zip(pending, holds, checks, strict=True)

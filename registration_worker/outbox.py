@@ -102,6 +102,9 @@ def send_tasks_confirmed(sends: list[tuple], timeout: float = 10.0) -> None:
         nacked.append(tag)
 
     with app.pool.acquire(block=True) as conn:
+        # A pooled connection RabbitMQ closed (a broker restart) stays closed in the pool
+        # until something reconnects it; without this every later round would fail.
+        conn.ensure_connection(max_retries=1)
         channel = conn.channel()
         try:
             channel.confirm_select()

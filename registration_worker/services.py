@@ -23,6 +23,7 @@ from django.utils import timezone
 from registration_worker.background_relay import relay_in_background
 from registration_worker.models import Booking, OutboxMessage, Ticket
 from registration_worker.outbox import relay_after_commit, skip_commit_flush
+from registration_worker.selectors import live_seat_ids
 from shared import realtime
 from shared.contracts import ChargeBooking, ProcessBookingCommand
 from shared.db_locks import LockSpace, lock_for_transaction
@@ -204,7 +205,7 @@ def _process_booking(command: ProcessBookingCommand) -> Booking | None:
         realtime.publish_booking_update(
             booking.buyer_id, {**update, "status": RegistrationStatus.PROCESSING.value}
         )
-    if locks.check(hold) != "ok":
+    if check_holds([hold]) != ["ok"]:
         return fail_booking(booking_id=booking.pk, reason=FailureReason.HOLD_EXPIRED, hold=hold)
 
     try:
@@ -251,6 +252,21 @@ def _check_general_admission_capacity(command: ProcessBookingCommand) -> None:
     live = Ticket.objects.filter(LIVE_TICKET, event_id=command.event_id).count()
     if live + len(command.lines) > command.ga_capacity:
         raise _SoldOut
+
+
+def check_holds(holds: list[Hold]) -> list[str]:
+    """``SeatLocks.check`` of every hold in one round trip; where Redis lost an event's sold
+    set, it is rebuilt from PostgreSQL and those holds are checked again."""
+    locks = seat_locks()
+    checks = locks.check_many(holds)
+    lost = [i for i, check in enumerate(checks) if check == "rebuild_sold"]
+    if not lost:
+        return checks
+    for event_id in {holds[i].event_id for i in lost}:
+        locks.rebuild_sold(event_id, live_seat_ids(event_id))
+    for i, check in zip(lost, locks.check_many([holds[i] for i in lost]), strict=True):
+        checks[i] = check
+    return checks
 
 
 def _resync_sold_seats(event_id: int, seat_ids) -> None:

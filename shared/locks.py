@@ -322,7 +322,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   -- The hold ended while its accepted registration waited (its lease ran out, or Redis lost
   -- it): its seats are taken back for it while no other hold owns them and none is sold. The
   -- ticket insert's unique index still refuses a seat PostgreSQL has sold.
-  if redis.call('EXISTS', KEYS[S]) == 0 then return {'expired'} end
+  if redis.call('EXISTS', KEYS[S]) == 0 then return {'rebuild_sold'} end
   for i = S + 1, #KEYS do
     local owner = redis.call('GET', KEYS[i])
     if (owner and owner ~= ARGV[1]) or redis.call('SISMEMBER', KEYS[S], ARGV[i - 1]) == 1 then
@@ -658,7 +658,9 @@ class SeatLocks:
     def check(self, hold: Hold, keep_ms: int = 60_000) -> str:
         """``ok`` if the hold still owns everything it held (and then lasts ``keep_ms`` more).
 
-        Extending the lease keeps it from running out while the booking transaction runs.
+        Extending the lease keeps it from running out while the booking transaction runs. A
+        seated hold that vanished gets its seats back when nobody else has them; that needs
+        the sold set: ``rebuild_sold`` when Redis lost it (rebuild it, then check again).
         """
         script, keys, args = self._check_call(hold, keep_ms)
         return _decode(script(keys=keys, args=args))[0]

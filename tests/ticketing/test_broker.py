@@ -170,3 +170,18 @@ def test_a_periodic_worker_starts_without_an_error_line(artifacts_dir):
     assert not re.findall(r"(ERROR|CRITICAL)/", log), log  # nor one in Celery's own format
     assert "direct exchange" not in log
     assert "broker topology declared" in log
+
+
+def test_the_relay_reconnects_a_pooled_connection_the_broker_closed():
+    from registration_worker.outbox import send_tasks_confirmed
+
+    # given the publishing pool's connection closed under it (as by a RabbitMQ restart)
+    broker.declare_topology(app)
+    _purge("notifications")
+    with app.pool.acquire(block=True) as conn:
+        conn.close()
+    # when the outbox relay sends the next round, then it is published and confirmed
+    payload = {"topic": "none", "payload": {}, "message_id": None}
+    send_tasks_confirmed([(NOTIFY_BOOKING_TASK, payload, "notifications")])
+    _wait_for(lambda: _ready("notifications") == 1, timeout=10, what="the relayed message")
+    _purge("notifications")
