@@ -405,14 +405,20 @@ def _probe(args, event_id, seats, token, payment_token) -> float:
 
 
 def _settle(event_id: int, timeout: float) -> None:
+    from django.db import DatabaseError
+
     from registration_worker.models import Booking
+    from shared.transient import drop_dead_database_connections
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not Booking.objects.filter(
-            event_id=event_id, status__in=["pending", "pending_payment"]
-        ).exists():
-            return
+        try:
+            if not Booking.objects.filter(
+                event_id=event_id, status__in=["pending", "pending_payment"]
+            ).exists():
+                return
+        except DatabaseError:  # the drill's own connection met the fault (a PostgreSQL restart)
+            drop_dead_database_connections()
         time.sleep(0.5)
 
 
@@ -587,6 +593,7 @@ def main(argv=None):
     django.setup()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from bench import keycloak_users, setup
+    from shared.transient import drop_dead_database_connections
 
     catalogue = scenarios(args)
     names = [n for n in args.only.split(",") if n] or [
@@ -603,6 +610,7 @@ def main(argv=None):
             # Tokens valid for the whole scenario: Keycloak may be the fault.
             tokens = keycloak_users.access_tokens(args.buyers + 1, min_valid=280)
             print(f"\n== {name}", flush=True)
+            drop_dead_database_connections()  # a fault before may have ended ours
             try:
                 results[name] = run_scenario(args, catalogue[name], tokens)
             except Exception as exc:  # one broken scenario must not cost the others
