@@ -48,7 +48,7 @@ def drop_dead_database_connections() -> None:
         connection.close()
     close_old_connections()
     pool = getattr(connection, "pool", None)
-    if pool is not None:
+    if pool is not None and not pool.closed:  # Django opens it at the first connection
         try:
             pool.check()
         except Exception as exc:  # PostgreSQL may still be down: the next error tries again
