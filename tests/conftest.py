@@ -226,6 +226,20 @@ def make_user(db):
     return make
 
 
+@pytest.fixture
+def client_for(make_user):
+    """An API client logged in as ``user`` (a new buyer if none is given)."""
+
+    def make(user=None):
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        client.force_authenticate(user or make_user())
+        return client
+
+    return make
+
+
 def create_seated_event(organizer, rows=2, seats_per_row=5, **fields):
     """A theatre event on sale: ``rows`` x ``seats_per_row`` seats, one category at 45.00 EUR."""
     return EventFactory(organizer=organizer, rows=rows, seats_per_row=seats_per_row, **fields)

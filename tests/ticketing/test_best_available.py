@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from seatmaps.generator import LayoutParams, SectionSpec
 from seatmaps.models import Seat, Venue
@@ -17,16 +16,6 @@ from ticketing.services.event_rules import publish_event_rules
 from ticketing.services.holds import create_hold
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def client_for(make_user):
-    def make(user=None):
-        client = APIClient()
-        client.force_authenticate(user or make_user())
-        return client
-
-    return make
 
 
 def best(client, event, quantity, category=None):

@@ -12,16 +12,6 @@ from ticketing.models import PriceCategory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client_for(make_user):
-    def make(user=None):
-        client = APIClient()
-        client.force_authenticate(user or make_user())
-        return client
-
-    return make
-
-
 def hold(client, event, body):
     response = client.post(f"/api/v1/events/{event.pk}/holds/", body, format="json")
     assert response.status_code == 201, response.content

@@ -10,16 +10,6 @@ from ticketing.services.event_rules import publish_event_rules
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client_for(make_user):
-    def make(user=None):
-        client = APIClient()
-        client.force_authenticate(user or make_user())
-        return client
-
-    return make
-
-
 def hold(client, event, body):
     return client.post(f"/api/v1/events/{event.pk}/holds/", body, format="json")
 
