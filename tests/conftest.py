@@ -380,7 +380,9 @@ def asgi_server(django_db_setup, artifacts_dir):
 def notifier_worker(django_db_setup, artifacts_dir):
     """The notifier (emails) for one test: left running, it would send mail for later tests'
     bookings while their teardown empties the tables (a deadlock in PostgreSQL)."""
-    worker = WorkerProcess("notifications", artifacts_dir / "worker-notifications.log").start()
+    worker = WorkerProcess(
+        "notifications", artifacts_dir / "worker-notifications.log", pool="threads"
+    ).start()
     yield worker
     worker.stop()
 

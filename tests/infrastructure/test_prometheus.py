@@ -111,8 +111,8 @@ def stack(transactional_db, artifacts_dir, tmp_path):
         )  # fmt: skip
         system.worker("worker", "bookings", "threads", 8, "--prefetch-multiplier", "24")
         system.worker("payments", "payments", "threads", 4)
-        system.worker("notifier", "notifications", "prefork", 2)
-        system.worker("projector", "sales", "prefork", 1)
+        system.worker("notifier", "notifications", "threads", 2)
+        system.worker("projector", "sales", "threads", 1)
         system.worker("periodic", "periodic", "threads", 4)
         system.beat()
         system.start()

@@ -53,6 +53,8 @@ def test_compose_names_the_services_and_variables_of_the_settings():
     procfile = (ROOT / "infrastructure/Procfile").read_text()
     process_names = set(re.findall(r"^(\w+):", procfile, re.M))
     assert {"web", "ws", "worker", "notifier", "beat"} <= process_names
+    # every process of make run has its container (nginx is make run's own front door)
+    assert process_names - {"proxy"} <= services, process_names - {"proxy"} - services
     settings_vars = _settings_variables()
     for name in ("web", "ws", "worker", "notifier", "beat"):
         env = compose["services"][name]["environment"]

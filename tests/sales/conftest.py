@@ -91,7 +91,9 @@ def payment_worker(django_db_setup, artifacts_dir, paying_bank):
 def projector(django_db_setup, artifacts_dir):
     """The ``projector`` process of the Procfile (one at a time, in order), for one test."""
     purge("sales")
-    worker = WorkerProcess("sales", artifacts_dir / "worker-sales.log", concurrency=1)
+    worker = WorkerProcess(
+        "sales", artifacts_dir / "worker-sales.log", concurrency=1, pool="threads"
+    )
     yield worker
     worker.stop()
     purge("sales", "notifications")
