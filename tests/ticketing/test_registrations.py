@@ -6,7 +6,8 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from registration_worker.models import Booking, Ticket
+from registration_worker.models import Booking, OutboxMessage, Ticket
+from shared.messaging import TOPIC_PROCESS_BOOKING
 from tests.conftest import create_ga_event, create_seated_event, seat_ids
 from tests.ticketing.test_holds_api import assert_error
 
@@ -108,6 +109,25 @@ def test_idempotency_key_replays_and_refuses_another_body(make_user, seated_even
     assert Booking.objects.count() == 1
     other_hold = hold(client, seated_event, seats[1:2])
     assert_error(register(client, other_hold, key="key-1"), 422, "idempotency_key_reused")
+
+
+def test_a_queued_retry_before_the_worker_ran_replays_the_accepted_registration(
+    make_user, organizer
+):
+    # given a queued registration accepted while no booking worker runs (its hold still live)
+    event = create_seated_event(organizer, registration_mode="queued")
+    client = client_of(make_user())
+    hold_id = hold(client, event, seat_ids(event)[:1])
+    first = register(client, hold_id, key="key-q")
+    # when the buyer sends it again with the same key, and then the same key for another hold
+    again = register(client, hold_id, key="key-q")
+    other = register(client, hold(client, event, seat_ids(event)[1:2]), key="key-q")
+    # then the retry answers the same tracking id and nothing is queued twice
+    assert first.status_code == again.status_code == 202
+    assert again.json()["tracking_id"] == first.json()["tracking_id"]
+    assert Booking.objects.count() == 1
+    assert OutboxMessage.objects.filter(topic=TOPIC_PROCESS_BOOKING).count() == 1
+    assert_error(other, 422, "idempotency_key_reused")
 
 
 def test_missing_idempotency_key_is_400(make_user, seated_event):

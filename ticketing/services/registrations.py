@@ -169,24 +169,68 @@ def register_hold(
     return registration
 
 
+class _KeyTaken(Exception):
+    """The buyer's Idempotency-Key already names a booking (the insert hit its unique index)."""
+
+
 def _register_hold(
     user_id: int, hold_id: str, idempotency_key: str, *, trace_id: str, payment_token: str
 ) -> Registration:
     fingerprint = request_fingerprint(hold_id)
-    replay = _replay(user_id, idempotency_key, fingerprint)
-    if replay is not None and not _interrupted(replay.booking):
-        return replay
+    trace_id = trace_id or new_trace_id()
+    try:
+        # Nearly every request is the buyer's first with its key: straight to the insert, whose
+        # unique index catches a repeat. Only a repeat or a refusal looks up an earlier booking
+        # (a retry may find its hold already taken by that booking).
+        booking, command = _accept(
+            user_id, hold_id, idempotency_key, fingerprint, trace_id, payment_token
+        )
+    except (TicketingError, _KeyTaken) as refused:
+        replay = _replay(user_id, idempotency_key, fingerprint)
+        if replay is None:
+            if not isinstance(refused, _KeyTaken):
+                raise
+            try:  # the key was freed by _replay (an outage's failure): accept afresh
+                booking, command = _accept(
+                    user_id, hold_id, idempotency_key, fingerprint, trace_id, payment_token
+                )
+            except _KeyTaken:  # the same key raced us; answer as a replay would
+                return _replay(user_id, idempotency_key, fingerprint)
+        else:
+            return _rerun_if_interrupted(replay, user_id, hold_id, trace_id)
+    if booking.source == BookingSource.SIMPLE:
+        return Registration(process_booking(command), replayed=False)
+    return Registration(booking, replayed=False)
 
+
+def _rerun_if_interrupted(
+    replay: Registration, user_id: int, hold_id: str, trace_id: str
+) -> Registration:
+    if not _interrupted(replay.booking):
+        return replay
+    # Cut off by our own outage: run it again (idempotent by booking id), as first asked.
+    booking = replay.booking
+    hold = access_hold(user_id=user_id, hold_id=hold_id)
+    rules = get_event_rules(hold.event_id)
+    lines, _total, currency = _ticket_lines(hold, rules)
+    paid = payments.has_payment(booking=booking)
+    command = _command(booking, hold, rules, lines, currency, trace_id=trace_id, paid=paid)
+    return Registration(process_booking(command), replayed=True)
+
+
+def _accept(
+    user_id: int,
+    hold_id: str,
+    idempotency_key: str,
+    fingerprint: str,
+    trace_id: str,
+    payment_token: str,
+) -> tuple[Booking, ProcessBookingCommand]:
+    """Write the booking for the buyer's live hold (with its command in the outbox when
+    queued); raise ``_KeyTaken`` if the key already has one."""
     hold = access_hold(user_id=user_id, hold_id=hold_id)
     rules = get_event_rules(hold.event_id)
     lines, total, currency = _ticket_lines(hold, rules)
-    trace_id = trace_id or new_trace_id()
-    if replay is not None:
-        # Cut off by our own outage: run it again (idempotent by booking id), as first asked.
-        booking = replay.booking
-        paid = payments.has_payment(booking=booking)
-        command = _command(booking, hold, rules, lines, currency, trace_id=trace_id, paid=paid)
-        return Registration(process_booking(command), replayed=True)
     paid = payments.check_payment_token(
         requires_payment=rules.requires_payment, total=total, token=payment_token
     )
@@ -209,9 +253,8 @@ def _register_hold(
             if queued:
                 # Accepted once this commits: the command is in the outbox with the booking.
                 queue_registration(booking, command)
-    except IntegrityError:
-        # The same key raced us; answer as a replay would.
-        return _replay(user_id, idempotency_key, fingerprint)
+    except IntegrityError as taken:
+        raise _KeyTaken from taken
 
     with traced(trace_id):
         log.info(
@@ -221,6 +264,4 @@ def _register_hold(
             flow=booking.source,
             paid=paid,
         )
-    if not queued:
-        return Registration(process_booking(command), replayed=False)
-    return Registration(booking, replayed=False)
+    return booking, command
