@@ -6,8 +6,9 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 .PHONY: run test bench faults drill lint format services keycloak migrate demo stop venv prometheus
 
-# Processes of `make run`: WEB_WORKERS gunicorn workers, WS_WORKERS uvicorn workers,
-# BOOKING_WORKERS booking-worker processes (each a thread pool of BOOKING_THREADS).
+# Processes of `make run`: WEB_WORKERS gunicorn workers (WEB_THREADS threads each), WS_WORKERS
+# uvicorn workers, BOOKING_WORKERS booking-worker processes (each a thread pool of
+# BOOKING_THREADS).
 BOOKING_WORKERS ?= 1
 # REDIS_CLUSTER=1: the seat locks on the local Redis Cluster (infrastructure/redis_cluster.sh,
 # 127.0.0.1:7000-7005) instead of the single Redis; the channel layer and cache stay there.

@@ -281,7 +281,7 @@ def api_server(django_db_setup, artifacts_dir):
             "--workers",
             "2",
             "--threads",
-            "8",
+            "4",  # as in the Procfile
             "--bind",
             f"127.0.0.1:{port}",
             "--backlog",

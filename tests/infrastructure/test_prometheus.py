@@ -101,8 +101,10 @@ def stack(transactional_db, artifacts_dir, tmp_path):
     system = Stack(tmp_path / "stack", artifacts_dir)
     try:
         system.server(
-            "web", ["gunicorn", "ticketing.wsgi", "--workers", "2", "--bind", "127.0.0.1:{port}"]
-        )
+            "web",
+            ["gunicorn", "ticketing.wsgi", "--workers", "2", "--threads", "4",
+             "--bind", "127.0.0.1:{port}"],
+        )  # fmt: skip
         system.server(
             "ws",
             ["uvicorn", "ticketing.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
