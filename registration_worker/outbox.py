@@ -20,7 +20,7 @@ from shared.messaging import (
     COMMAND_ROUTES,
     NOTIFICATIONS_QUEUE,
     NOTIFY_BOOKING_TASK,
-    PROJECT_SALES_TASK,
+    PROJECT_SALES_BATCH_TASK,
     SALES_QUEUE,
     SALES_TOPICS,
     TOPIC_BOOKING_CANCELLED,
@@ -59,20 +59,24 @@ def booking_update(payload: dict) -> dict:
     }
 
 
-def _tasks_of(message: OutboxMessage) -> list[tuple[str, dict, str, str]]:
-    """The Celery tasks (name, kwargs, queue, trace id) that carry an outbox row: a command goes
-    to its worker; an event to the notifier and, if the sales read model counts it, to its
-    queue. Each carries the row's trace id, whoever relays it."""
-    payload, trace_id = message.payload, message.trace_id
-    if message.topic in COMMAND_ROUTES:
-        task, queue = COMMAND_ROUTES[message.topic]
-        return [(task, {"command": payload["command"]}, queue, trace_id)]
-    kwargs = {"topic": message.topic, "payload": payload, "message_id": message.pk}
-    sends = []
-    if message.topic != TOPIC_TICKET_CHECKED_IN:
-        sends.append((NOTIFY_BOOKING_TASK, kwargs, NOTIFICATIONS_QUEUE, trace_id))
-    if message.topic in SALES_TOPICS:
-        sends.append((PROJECT_SALES_TASK, kwargs, SALES_QUEUE, trace_id))
+def _tasks_of(messages: list[OutboxMessage]) -> list[tuple[str, dict, str, str]]:
+    """The Celery tasks (name, kwargs, queue, trace id) that carry outbox rows: a command goes
+    to its worker; an event to the notifier, each with the row's trace id whoever relays it;
+    the events the sales read model counts go to its queue together, as one task."""
+    sends, sales_events = [], []
+    for message in messages:
+        payload, trace_id = message.payload, message.trace_id
+        if message.topic in COMMAND_ROUTES:
+            task, queue = COMMAND_ROUTES[message.topic]
+            sends.append((task, {"command": payload["command"]}, queue, trace_id))
+            continue
+        kwargs = {"topic": message.topic, "payload": payload, "message_id": message.pk}
+        if message.topic != TOPIC_TICKET_CHECKED_IN:
+            sends.append((NOTIFY_BOOKING_TASK, kwargs, NOTIFICATIONS_QUEUE, trace_id))
+        if message.topic in SALES_TOPICS:
+            sales_events.append({**kwargs, "trace_id": trace_id})
+    if sales_events:
+        sends.append((PROJECT_SALES_BATCH_TASK, {"events": sales_events}, SALES_QUEUE, ""))
     return sends
 
 
@@ -148,7 +152,7 @@ def relay_messages(ids=None, limit: int = 200) -> int:
         if not messages:
             return 0
         try:
-            send_tasks_confirmed([send for m in messages for send in _tasks_of(m)])
+            send_tasks_confirmed(_tasks_of(messages))
             sent = True
         except Exception:
             log.warning("%s outbox messages not relayed yet", len(messages), exc_info=True)

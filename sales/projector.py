@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Sum
 
 from payments.models import Payment
 from registration_worker.models import Booking, Ticket
 from sales.models import AppliedMessage, CategorySales, EventSales, HourlySales, SectionSales
 from shared.enums import FailureReason
+from shared.logs import traced
 from shared.messaging import (
     TOPIC_BOOKING_CANCELLED,
     TOPIC_BOOKING_CONFIRMED,
@@ -198,3 +199,35 @@ def apply_message(*, message_id: int, topic: str, payload: dict) -> bool:
                 return False
         apply(payload)
     return True
+
+
+class ProjectionFailed(Exception):
+    """Some events of a batch could not be applied (the others were)."""
+
+
+def apply_messages(events: list[dict]) -> int:
+    """Apply a relay round's events (``message_id``, ``topic``, ``payload``, ``trace_id``) in
+    order, in one transaction with a savepoint each; returns how many were new.
+
+    An event that fails for a reason other than the database being away is rolled back alone
+    and the others commit; then ``ProjectionFailed`` names it, so the batch is dead-lettered
+    and replaying it applies only what is missing (the others are recorded as applied).
+    """
+    applied, failed = 0, []
+    with transaction.atomic():
+        for event in events:
+            with traced(event.get("trace_id")):
+                try:
+                    applied += apply_message(
+                        message_id=event["message_id"],
+                        topic=event["topic"],
+                        payload=event["payload"],
+                    )
+                except OperationalError:
+                    raise  # the database is away: the whole batch is retried
+                except Exception:
+                    log.exception("outbox message %s not projected", event.get("message_id"))
+                    failed.append(event.get("message_id"))
+    if failed:
+        raise ProjectionFailed(f"outbox messages {failed} not projected")
+    return applied

@@ -22,6 +22,9 @@ PROCESS_BOOKING_TASK = "registration_worker.process_booking"
 NOTIFY_BOOKING_TASK = "notifications.handle_booking_event"
 CHARGE_BOOKING_TASK = "payments.charge_booking"
 PROJECT_SALES_TASK = "sales.project_event"
+# The relay sends a round's sales events as one task (kwargs ``events``: a list of the single
+# task's kwargs, each with its row's ``trace_id``): one message and one transaction per round.
+PROJECT_SALES_BATCH_TASK = "sales.project_events"
 
 # Outbox topics (BookingConfirmed, ...), relayed to the notifications queue after commit.
 TOPIC_BOOKING_CONFIRMED = "BookingConfirmed"

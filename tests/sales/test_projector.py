@@ -18,6 +18,7 @@ from registration_worker.models import OutboxMessage, Ticket
 from registration_worker.outbox import send_tasks_confirmed
 from registration_worker.services import cancel_booking
 from sales.models import AppliedMessage, EventSales
+from sales.projector import ProjectionFailed, apply_messages
 from shared.messaging import PROJECT_SALES_TASK, SALES_QUEUE, SALES_TOPICS
 from tests.conftest import create_ga_event, create_seated_event, seat_ids
 from tests.payments.conftest import (
@@ -140,3 +141,23 @@ def test_projection_matches_the_booking_side_through_crash_redelivery_and_rebuil
     _wait_projected(event_ids)
     time.sleep(0.5)  # nothing else may arrive
     assert read_model(event_ids) == counted_from_bookings(event_ids)
+
+
+def test_a_batch_applies_its_good_events_once_and_names_the_bad_one(organizer, make_user):
+    # given a confirmed booking of two seats (simple flow): its BookingConfirmed row
+    event = create_seated_event(organizer)
+    _book(event, make_user(), seat_ids(event)[:2])
+    row = OutboxMessage.objects.get(topic="BookingConfirmed", payload__event_id=event.pk)
+    good = {"topic": row.topic, "payload": row.payload, "message_id": row.pk, "trace_id": ""}
+    bad = {"topic": row.topic, "payload": {}, "message_id": row.pk + 10**9, "trace_id": ""}
+    # when one relay round's batch holds a malformed event before it
+    with pytest.raises(ProjectionFailed, match=str(bad["message_id"])):
+        apply_messages([bad, good])
+    # then the good one counted and the bad one is not recorded as applied
+    assert EventSales.objects.get(event_id=event.pk).tickets_sold == 2
+    assert not AppliedMessage.objects.filter(message_id=bad["message_id"]).exists()
+    # and replaying the batch (from the dead letters) counts nothing twice
+    with pytest.raises(ProjectionFailed):
+        apply_messages([bad, good])
+    assert EventSales.objects.get(event_id=event.pk).tickets_sold == 2
+    assert AppliedMessage.objects.filter(message_id=row.pk).count() == 1
