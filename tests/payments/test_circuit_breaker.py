@@ -2,12 +2,17 @@
 simulator and the real payment worker: a bank that keeps failing is left alone for a
 cool-down, the bookings wait in ``pending_payment``, and the saga resumes by itself."""
 
+import threading
+import uuid
+from decimal import Decimal
+
 import pybreaker
 import pytest
 from django.conf import settings
 
 from payments import breaker
 from payments.models import PaymentAttempt
+from payments.providers.bank_simulator import BankSimulatorProvider
 from registration_worker.models import Booking
 from tests.conftest import seat_ids
 from tests.payments.conftest import (
@@ -69,4 +74,35 @@ def test_a_failing_bank_opens_the_circuit_bookings_wait_and_resume(
     for booking_id in bookings:
         assert wait_for_booking(booking_id, timeout=60).status == "confirmed"
         assert len(bank.charges_for(booking_id)) == 1
+    assert _circuit_state() == "closed"
+
+
+def test_a_closed_circuit_lets_a_processs_bank_calls_run_side_by_side(bank):
+    # given a bank answering in 300 ms and one process's provider behind the breaker
+    bank.configure(latency_ms=300)
+    provider = breaker.GuardedProvider(BankSimulatorProvider())
+    token = bank.token()
+    results, peak = [], [0]
+    done = threading.Event()
+
+    def watch_the_bank():
+        while not done.is_set():
+            peak[0] = max(peak[0], bank.ledger()["in_flight"])
+
+    def charge():
+        results.append(provider.charge(Decimal("10.00"), "EUR", token, uuid.uuid4().hex))
+
+    # when eight threads charge at once
+    watcher = threading.Thread(target=watch_the_bank)
+    watcher.start()
+    charges = [threading.Thread(target=charge) for _ in range(8)]
+    for thread in charges:
+        thread.start()
+    for thread in charges:
+        thread.join()
+    done.set()
+    watcher.join()
+    # then the bank had several of them at once (one at a time before), each answered
+    assert peak[0] >= 4, peak[0]
+    assert [r.outcome for r in results] == ["approved"] * 8
     assert _circuit_state() == "closed"
